@@ -1,0 +1,96 @@
+"""The object a step receives as its first argument, identical on Snowflake and locally.
+
+A step never names Snowflake objects by their upper-case deployed names and never parses return
+values or config by hand: the context hands it decoded data by YAML names. Everything that
+differs between targets (where tables live, how models are stored, how alerts are sent, where the
+Snowpark session comes from) sits behind a `Backend`, which the Snowflake runtime
+(`dagc.runtime.snowflake`) and the local engine (`dagc.engine`) each implement.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+if TYPE_CHECKING:  # heavy imports only for type checkers
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    version: str
+    created_at: datetime
+    metrics: Mapping[str, float]
+    lineage: Mapping[str, Any]  # dataset version, run id, pipeline, ...
+    is_default: bool
+
+
+class Tables(Protocol):
+    """Tables by unqualified name, in the pipeline's database and schema (or the local warehouse)."""
+
+    def read(self, name: str) -> "pd.DataFrame": ...
+    def write(self, name: str, df: "pd.DataFrame", *, mode: str = "overwrite") -> int: ...  # "overwrite" | "append"; returns rows written
+    def exists(self, name: str) -> bool: ...
+    def drop(self, name: str) -> None: ...
+    def list(self, prefix: str = "") -> list[str]: ...
+    def sql(self, query: str) -> "pd.DataFrame | None": ...  # Snowflake SQL; a result set or None
+
+
+class ModelRegistry(Protocol):
+    """The subset of Snowflake's model registry that pipelines need, the same on both targets."""
+
+    def log_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        metrics: Mapping[str, float],
+        lineage: Mapping[str, Any],
+        sample_input: "pd.DataFrame | None" = None,
+    ) -> str: ...  # returns the new version name
+    def set_default(self, name: str, version: str) -> None: ...
+    def get_default(self, name: str) -> str | None: ...
+    def load(self, name: str, version: str | None = None) -> Any: ...  # None = the default version
+    def versions(self, name: str) -> list[ModelVersionInfo]: ...  # oldest first
+    def delete_version(self, name: str, version: str) -> None: ...  # refuses the default version
+    def models(self) -> list[str]: ...
+
+
+class Backend(Protocol):
+    def session(self) -> Any: ...  # a Snowpark Session (local testing mode on the local engine)
+    def tables(self) -> Tables: ...
+    def models(self) -> ModelRegistry: ...
+    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None: ...
+
+
+@dataclass
+class StepContext:
+    pipeline: str  # YAML name of the pipeline
+    task: str  # YAML name of the running task
+    run_id: str  # stable across a retry of the same run
+    scheduled_at: datetime  # the run's original scheduled time (UTC), stable across a retry
+    config: Mapping[str, Any]  # decoded, nested graph config
+    params: Mapping[str, Any]  # this task's params (also passed as keyword arguments)
+    inputs: Mapping[str, Any]  # decoded return values of predecessors, by YAML task name
+    backend: Backend
+    environment: str | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("dagc.step"))
+
+    @property
+    def session(self) -> Any:
+        return self.backend.session()
+
+    @property
+    def tables(self) -> Tables:
+        return self.backend.tables()
+
+    @property
+    def models(self) -> ModelRegistry:
+        return self.backend.models()
+
+    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
+        """Send an alert through the notification integration (locally: the notifications log)."""
+        self.backend.notify(subject, message, integration=integration)
