@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> Any:
     from dagc.diagnostics import DagcError
 
     try:
-        return cli.main(args=argv, prog_name="dagc", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="dagc", standalone_mode=False)
+        sys.exit(rv if isinstance(rv, int) else 0)  # command callbacks return their exit code
     except click.exceptions.Abort:
         click.echo("dagc: interrupted", err=True)
         sys.exit(130)
