@@ -1,7 +1,7 @@
 """Inference pipeline steps (pipelines/inference.yaml): score new applications with the default model.
 
-- ingest_new_applications  appends one day of new, undecided applications (synthetic, the same
-                           world as the training data), at most once per day (a log table);
+- ingest_new_applications  appends the next day of new, undecided applications (synthetic, the same
+                           world as the training data), once per run (a log table makes retries safe);
 - load_default_model       finds the default version (fails clearly if there is none);
 - build_scoring_features   features for the newest unscored rows: after the model's training
                            data and not in the predictions table yet, with the same point-in-time
@@ -43,7 +43,7 @@ def _check_predictions_schema(ctx: StepContext, table: str) -> None:
 
 @step
 def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, shift: float = 0.0) -> dict:
-    """Append one day of new applications after the newest one; once per scheduled day.
+    """Append a day of new applications after the newest one; once per run (a retry adds nothing).
 
     `shift` (0..1) simulates a macro shock (lower incomes and credit), to see the drift alert.
     """
@@ -55,14 +55,12 @@ def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, 
     source = setting(ctx, "source_table")
     hint = "run the training pipeline first (dagc run pipelines/training.yaml): it creates the source tables"
     apps = read(ctx, source, what="source table", hint=hint)
-    day = utc(ctx.scheduled_at).date().isoformat()
     log_table = f"{source}_INGESTS"
     log = read(ctx, log_table) if ctx.tables.exists(log_table) else None
-    if log is not None and (log["ingest_date"].astype(str) == day).any():
-        first_id = int(log.loc[log["ingest_date"].astype(str) == day, "first_id"].iloc[0])
-        if (apps["application_id"] >= first_id).any():
-            ctx.log.info("applications for %s already ingested", day)
-            return {"ingested": 0, "day": day, "summary": f"{day} already ingested"}
+    mine = log[log["run_id"].astype(str) == ctx.run_id] if log is not None else None
+    if mine is not None and len(mine) and (apps["application_id"] >= int(mine["first_id"].iloc[0])).any():
+        ctx.log.info("this run's batch is already ingested")
+        return {"ingested": 0, "summary": "batch already ingested by this run"}
     if apps.empty:
         from dagc.diagnostics import DagcError
 
@@ -71,11 +69,11 @@ def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, 
     after = pd.Timestamp(pd.to_datetime(apps["event_time"]).max())
     with clear_errors("ingest_new_applications"):
         batch = generate_batch(int(rows), int(seed), after=after, first_id=first_id, shift=float(shift))
-    entry = pd.DataFrame([{"ingest_date": day, "first_id": first_id, "rows": int(rows), "shift": float(shift),
-                           "run_id": ctx.run_id}])
+    entry = pd.DataFrame([{"run_id": ctx.run_id, "ingested_at": pd.Timestamp(utc(ctx.scheduled_at)),
+                           "first_id": first_id, "rows": int(rows), "shift": float(shift)}])
     if log is not None:
-        entry = pd.concat([log[log["ingest_date"].astype(str) != day], entry], ignore_index=True)
-    ctx.tables.write(log_table, entry)  # intent first: a retry continues with the same first_id
+        entry = pd.concat([log[log["run_id"].astype(str) != ctx.run_id], entry], ignore_index=True)
+    ctx.tables.write(log_table, entry)  # intent first: a retry of this run finds it
     econ_table = setting(ctx, "economics_table")
     econ = read(ctx, econ_table, what="county economics table", hint=hint)
     new_weeks = batch["county_economics"][batch["county_economics"]["as_of"] > pd.to_datetime(econ["as_of"]).max()]
@@ -83,7 +81,7 @@ def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, 
         ctx.tables.write(econ_table, new_weeks, mode="append")
     ctx.tables.write(setting(ctx, "credit_table"), batch["credit_reports"], mode="append")
     ctx.tables.write(source, batch["applications"], mode="append")
-    return {"ingested": int(rows), "day": day, "first_id": first_id,
+    return {"ingested": int(rows), "first_id": first_id,
             "summary": f"{rows:,} new applications after {after}"}
 
 

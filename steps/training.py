@@ -67,7 +67,7 @@ def build_dataset(ctx: StepContext, validation_fraction: float = 0.15, test_frac
                               test_fraction=test_fraction, source=source)
 
     model = setting(ctx, "model_name")
-    version = naming.identifier(ctx.run_id)
+    version = naming.dataset_version(ctx.run_id)
     table = naming.dataset_table(model, version)
     catalog = naming.dataset_catalog(model)
     entry = pd.DataFrame([{

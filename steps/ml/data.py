@@ -129,8 +129,8 @@ def _simulate(
     lp = rng.choice(len(LOAN_PURPOSES), n, p=LOAN_PURPOSE_P)
 
     # True, unobserved quantities; `shift` (0..1) is a macro shock used to demonstrate drift.
-    true_income = np.exp(np.log(82_000) + w.income_level[c] + rng.normal(0, 0.5, n)) * (1 - 0.45 * shift)
-    credit = np.clip(rng.normal(712, 58, n) - 60 * shift, 300, 850)
+    true_income = np.exp(np.log(82_000) + w.income_level[c] + rng.normal(0, 0.5, n)) * (1 - 0.6 * shift)
+    credit = np.clip(rng.normal(712, 58, n) - 120 * shift, 300, 850)
     ratio = np.exp(
         np.log(3.0) + 0.25 * (lt == 1) + 0.15 * (lp == 0) - 0.6 * (lp == 3) + rng.normal(0, 0.4, n)
     )

@@ -35,8 +35,13 @@ def stale(name: str, pipeline: str, now: datetime, older_than: timedelta) -> boo
     return now.replace(tzinfo=None) - started > older_than
 
 
+def dataset_version(run_id: str) -> str:
+    """A dataset version named after the run that built it, e.g. D20261121T185516Z_0CBA42."""
+    return "D" + _NON_IDENT.sub("_", str(run_id)).upper()
+
+
 def dataset_table(model_name: str, version: str) -> str:
-    return f"{identifier(model_name)}_DATASET_{identifier(version)}"
+    return f"{identifier(model_name)}_DATASET_{version}"
 
 
 def dataset_catalog(model_name: str) -> str:
