@@ -234,6 +234,9 @@ def report_scoring(ctx: StepContext) -> dict:
     line = (f"{pub['written']:,} predictions from {pub['model']} {pub['version']}; stable (PSI {report['psi']:.3f}, "
             f"positive rate {report['positive_rate'] if report['positive_rate'] is not None else 'n/a'})")
     print(line)
+    from steps.ml.cleanup import mark_done
+
+    mark_done(ctx)
     return {**report, "summary": line}
 
 
@@ -248,18 +251,22 @@ def alert_drift(ctx: StepContext) -> dict:
                f"model's test profile: {'; '.join(report['reasons'])}. Run {ctx.run_id} of {ctx.pipeline}.")
     ctx.notify(f"dagc: prediction drift for {setting(ctx, 'model_name')}", message,
                integration=ctx.config.get("notification_integration"))
+    from steps.ml.cleanup import mark_done
+
+    mark_done(ctx)
     return {**report, "alerted": True, "summary": "drift: " + "; ".join(report["reasons"])}
 
 
 @step
-def cleanup_scoring(ctx: StepContext, stale_scratch_hours: int = 24) -> dict:
-    """Drop the run's scratch tables (and stale ones of crashed runs)."""
+def cleanup_scoring(ctx: StepContext, stale_scratch_hours: int = 24, keep_for_retry: bool = True) -> dict:
+    """Drop the run's scratch tables once it finished (see cleanup_run), and stale ones of old runs."""
     from steps.ml.cleanup import drop_scratch
 
     errors: list[str] = []
-    dropped = drop_scratch(ctx, stale_scratch_hours, errors)
+    dropped, kept = drop_scratch(ctx, stale_scratch_hours, errors, keep_for_retry=keep_for_retry)
     if errors:
         from dagc.diagnostics import DagcError
 
         raise DagcError("cleanup incomplete: " + "; ".join(errors))
-    return {"dropped_tables": dropped[:50], "summary": f"dropped {len(dropped)} scratch table(s)"}
+    return {"dropped_tables": dropped[:50], "kept_for_retry": kept[:50],
+            "summary": f"dropped {len(dropped)} scratch table(s)" + (f", kept {len(kept)} for a retry" if kept else "")}

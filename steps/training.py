@@ -223,14 +223,20 @@ def summarize_run(ctx: StepContext) -> dict:
     line = outcome.get("summary", "nothing to report")
     ctx.log.info("%s", line)
     print(line)
+    from steps.ml.cleanup import mark_done
+
+    mark_done(ctx)
     return {"promoted": bool(promoted), "version": (promoted or {}).get("version"),
             "test_metrics": outcome.get("test_metrics"), "summary": line}
 
 
 @step
-def cleanup_run(ctx: StepContext, retention_days: int = 30, stale_scratch_hours: int = 24) -> dict:
-    """Drop this run's scratch tables (and stale ones of crashed runs); apply retention.
+def cleanup_run(ctx: StepContext, retention_days: int = 30, stale_scratch_hours: int = 24,
+                keep_for_retry: bool = True) -> dict:
+    """Drop scratch tables; apply retention. Runs whatever happened.
 
+    Scratch: this run's tables once it finished (a failed run keeps them for a retry unless
+    keep_for_retry is false), and those of this pipeline's runs older than stale_scratch_hours.
     Retention deletes model versions created more than `retention_days` before this run, never
     the default version, and dataset versions as old that no remaining model version references.
     Each action is attempted even when another fails; failures are reported together.
@@ -238,12 +244,13 @@ def cleanup_run(ctx: StepContext, retention_days: int = 30, stale_scratch_hours:
     from steps.ml.cleanup import apply_retention, drop_scratch
 
     errors: list[str] = []
-    dropped = drop_scratch(ctx, stale_scratch_hours, errors)
+    dropped, kept = drop_scratch(ctx, stale_scratch_hours, errors, keep_for_retry=keep_for_retry)
     deleted_models, deleted_datasets = apply_retention(ctx, retention_days, errors)
-    result = {"dropped_tables": dropped[:50], "deleted_model_versions": deleted_models[:50],
+    result = {"dropped_tables": dropped[:50], "kept_for_retry": kept[:50], "deleted_model_versions": deleted_models[:50],
               "deleted_datasets": deleted_datasets[:50],
-              "summary": f"dropped {len(dropped)} scratch table(s), deleted {len(deleted_models)} model "
-                         f"version(s) and {len(deleted_datasets)} dataset version(s)"}
+              "summary": f"dropped {len(dropped)} scratch table(s)"
+                         + (f", kept {len(kept)} for a retry" if kept else "")
+                         + f", deleted {len(deleted_models)} model version(s) and {len(deleted_datasets)} dataset version(s)"}
     ctx.log.info("%s", result["summary"])
     if errors:
         from dagc.diagnostics import DagcError

@@ -34,26 +34,52 @@ def expired_datasets(catalog: Any, cutoff: datetime, referenced: Sequence[str]) 
     return [str(v) for v in old["version"] if str(v) not in set(referenced)]
 
 
-def drop_scratch(ctx: Any, stale_hours: float, errors: list[str]) -> list[str]:
-    """Drop this run's TMP_ tables, and TMP_ tables of this pipeline older than `stale_hours`."""
+DONE = "DONE"  # scratch-table suffix: the run's main line finished, its scratch is no longer needed
+
+
+def mark_done(ctx: Any) -> None:
+    """Called by a pipeline's last regular step: from now on the finalizer may drop the scratch."""
+    import pandas as pd
+
+    from steps.ml.runs import prefix
+
+    ctx.tables.write(prefix(ctx) + DONE, pd.DataFrame({"run_id": [ctx.run_id]}))
+
+
+def drop_scratch(ctx: Any, stale_hours: float, errors: list[str], *, keep_for_retry: bool = True) -> tuple[list[str], list[str]]:
+    """Drop this run's TMP_ tables, and TMP_ tables of this pipeline's runs older than `stale_hours`.
+
+    Why a failed run keeps its scratch: Snowflake runs the finalizer at the end of every attempt,
+    and a retry (`retries:` or `dagc retry`) re-runs only the failed tasks, which need what their
+    succeeded predecessors wrote. So unless the run's last regular step marked it DONE, this run's
+    scratch is kept (returned as the second list) and swept by a later run once it is stale.
+    """
     from steps.ml.runs import prefix, utc
 
     mine = prefix(ctx)
     now = utc(ctx.scheduled_at)
-    dropped = []
+    dropped: list[str] = []
+    kept: list[str] = []
     try:
         names = ctx.tables.list("TMP_")
     except Exception as exc:  # noqa: BLE001 - report, keep going
         errors.append(f"listing scratch tables failed: {exc}")
-        return dropped
+        return dropped, kept
+    own = [n for n in names if n.upper().startswith(mine)]
+    finished = (mine + DONE) in {n.upper() for n in own}
     for name in names:
-        if name.upper().startswith(mine) or naming.stale(name, ctx.pipeline, now, timedelta(hours=stale_hours)):
-            try:
-                ctx.tables.drop(name)
-                dropped.append(name)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"dropping {name} failed: {exc}")
-    return dropped
+        if name in own:
+            if keep_for_retry and not finished:
+                kept.append(name)
+                continue
+        elif not naming.stale(name, ctx.pipeline, now, timedelta(hours=stale_hours)):
+            continue
+        try:
+            ctx.tables.drop(name)
+            dropped.append(name)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"dropping {name} failed: {exc}")
+    return dropped, kept
 
 
 def apply_retention(ctx: Any, retention_days: int, errors: list[str]) -> tuple[list[str], list[str]]:
