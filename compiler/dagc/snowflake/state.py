@@ -344,13 +344,17 @@ def _topo(items: list[tuple[str, TaskState]]) -> list[tuple[str, TaskState]]:
     out: list[tuple[str, TaskState]] = []
     pending = [i for i in items if i[1].role != "finalizer"]
     while pending:
-        ready = [i for i in pending if all(p in done or p not in names for p in (i[1].settings.get("predecessors") or []))]
-        if not ready:  # a cycle can only come from a broken deployment; keep going in name order
-            ready = [pending[0]]
-        for i in ready:
+        progressed = False
+        for i in list(pending):  # one pass in input order keeps an already topological list as it is
+            if all(p in done or p not in names for p in (i[1].settings.get("predecessors") or [])):
+                out.append(i)
+                done.add(i[0])
+                pending.remove(i)
+                progressed = True
+        if not progressed:  # a cycle can only come from a broken deployment; keep going
+            i = pending.pop(0)
             out.append(i)
             done.add(i[0])
-            pending.remove(i)
     out.extend(i for i in items if i[1].role == "finalizer")
     return out
 
