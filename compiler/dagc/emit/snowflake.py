@@ -222,6 +222,7 @@ class SnowflakeEmitter:
                 branch_after=[a for a in t.after if self.p.task(a).is_branch],
                 compute={"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
                 module=self.step_modules.get(t.step or ""),
+                stage=self.p.stage,
             )
             fp = task_fingerprint(spec, g, self.bundle_hash)
             comment = marked_comment(comment, fp)

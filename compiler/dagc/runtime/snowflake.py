@@ -138,6 +138,8 @@ def run_task(session: Any, spec: Mapping[str, Any], *, facts: TaskFacts | None =
 
         backend = SnowflakeBackend(session)
     ctx = build_context(spec, facts, backend)
+    if getattr(backend, "default_integration", "") is None:
+        backend.default_integration = ctx.config.get("notification_integration")
     if spec.get("compute"):
         from dagc.snowflake.mljob import run_as_ml_job
 
