@@ -463,7 +463,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
                 if f.key == "definition" and str(f.new).startswith("python:"):
                     lines.append(f"      definition: python step (fingerprint {str(f.new)[7:]})")
                 elif f.key != "state" or verbose:
-                    lines.append(f"      {f.key}: {_fmt(f.new)}")
+                    lines.append(f"      {f.key}: " + _fmt(f.new).replace("\n", "\n" + " " * (8 + len(f.key))))
             else:
                 lines.append(f"      {f.key}: {_fmt(f.old)} -> {_fmt(f.new)}")
     for u in plan.uploads:
