@@ -32,7 +32,7 @@ from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import DagcError
-from dagc.snowflake.state import marked_comment, predecessor_condition, task_fingerprint, task_spec
+from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, task_spec
 
 # Snowflake limits a task schedule to between one minute and eight days (11520 minutes).
 MIN_INTERVAL_S = 60
@@ -137,7 +137,9 @@ class SnowflakeEmitter:
     def build(self) -> DAG:
         p = self.p
         self._check_graph()
+        self._branches = {t.name for t in p.tasks if t.is_branch}
         g = self.graph_settings()
+        self._fingerprint = fingerprinter(g, self.bundle_hash)
         dag = DAG(
             p.name,
             schedule=check_schedule(p.schedule),
@@ -219,12 +221,12 @@ class SnowflakeEmitter:
                 params=ir.thaw(t.params),
                 cases=dict(t.cases),
                 after=list(t.after),
-                branch_after=[a for a in t.after if self.p.task(a).is_branch],
+                branch_after=[a for a in t.after if a in self._branches],
                 compute={"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
                 module=self.step_modules.get(t.step or ""),
                 stage=self.p.stage,
             )
-            fp = task_fingerprint(spec, g, self.bundle_hash)
+            fp = self._fingerprint(spec)
             comment = marked_comment(comment, fp)
             definition = StoredProcedureCall(
                 self.entry_factory(self.p.name, spec),

@@ -153,13 +153,17 @@ def run_task(session: Any, spec: Mapping[str, Any], *, facts: TaskFacts | None =
     return text
 
 
+_SESSION_TYPE: Any = None
+
+
 def make_entry(pipeline: str, spec: Mapping[str, Any]) -> Callable[..., Any]:
     """A Snowpark-registrable handler `(session) -> str` bound to one task's spec.
 
     The closure holds only JSON text, so cloudpickle ships a few hundred bytes per task; the
     code it calls comes from the staged bundle.
     """
-    spec_json = json.dumps(dict(spec, pipeline=pipeline), sort_keys=True)
+    spec = dict(spec, pipeline=pipeline)
+    spec_json = json.dumps(spec, sort_keys=True)
 
     def dagc_task(session):  # type: ignore[no-untyped-def]
         import json as _json
@@ -168,9 +172,12 @@ def make_entry(pipeline: str, spec: Mapping[str, Any]) -> Callable[..., Any]:
 
         return _run(session, _json.loads(spec_json)) or ""
 
-    from snowflake.snowpark import Session
+    global _SESSION_TYPE
+    if _SESSION_TYPE is None:
+        from snowflake.snowpark import Session
 
-    dagc_task.__annotations__ = {"session": Session, "return": str}
+        _SESSION_TYPE = Session
+    dagc_task.__annotations__ = {"session": _SESSION_TYPE, "return": str}
     dagc_task.__qualname__ = dagc_task.__name__ = f"dagc_{pipeline}_{spec['task']}"
-    dagc_task.dagc_spec = json.loads(spec_json)  # type: ignore[attr-defined]
+    dagc_task.dagc_spec = spec  # type: ignore[attr-defined]
     return dagc_task
