@@ -208,3 +208,34 @@ def test_sql_only_pipeline_has_no_bundle() -> None:
     d.deploy(w, schema)
     assert sorted(schema.store) == ["SQLONLY", "SQLONLY$A"]
     assert schema.store["SQLONLY"].state == "suspended"  # unscheduled: the root waits for `dagc trigger`
+
+
+def test_branch_cases_that_do_not_match_the_step_are_refused_before_deploy(tmp_path) -> None:
+    from dagc.diagnostics import DagcError
+    from dagc.snowflake.branchcheck import branch_problems
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("")
+    (tmp_path / "steps" / "gate.py").write_text(
+        "from dagc.runtime import step\n"
+        "@step\n"
+        "def metric_gate(ctx):\n"
+        "    if ctx.inputs['evaluate']['auc'] > 0.8:\n"
+        "        return 'pass'\n"
+        "    return 'retrain'\n"
+    )
+    p = training_ir()
+    problems = branch_problems(p, tmp_path)
+    assert any("can return 'retrain', which is not one of its cases" in m for m in problems)
+    assert any("case 'fail' can never be chosen" in m for m in problems)
+    with pytest.raises(DagcError, match="2 branch problems"):
+        d.desired(p, project_root=tmp_path)
+    # computed results cannot be checked statically: left to the runtime check
+    (tmp_path / "steps" / "gate.py").write_text(
+        "from dagc.runtime import step\n@step\ndef metric_gate(ctx):\n    return ctx.params['x']\n")
+    assert branch_problems(p, tmp_path) == []
+    # a Literal return annotation states the results
+    (tmp_path / "steps" / "gate.py").write_text(
+        "from typing import Literal\nfrom dagc.runtime import step\n"
+        "@step\ndef metric_gate(ctx) -> 'Literal[\"pass\", \"fail\", \"skip\"]':\n    return decide(ctx)\n")
+    assert [m for m in branch_problems(p, tmp_path) if "'skip'" in m]

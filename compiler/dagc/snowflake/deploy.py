@@ -69,6 +69,13 @@ def desired(pipeline: ir.Pipeline, *, project_root: Path | None = None, with_bun
     from dagc.emit.snowflake import build_dag, low_level_tasks
     from dagc.snowflake.packaging import build_bundle, needs_bundle
 
+    if project_root is not None:
+        from dagc.snowflake.branchcheck import branch_problems
+
+        problems = branch_problems(pipeline, project_root)
+        if problems:
+            raise DagcError(problems[0] if len(problems) == 1 else f"{len(problems)} branch problems:\n  " + "\n  ".join(problems),
+                            "a branch step returns the name of one of its cases; dagc maps it to the child task")
     bundle = None
     if with_bundle and project_root is not None and needs_bundle(pipeline):
         bundle = build_bundle(project_root)
