@@ -64,6 +64,8 @@ def test_plan_against_manifest_exit_codes(tmp_path: Path, capsys) -> None:
     code, out, _ = run(["plan", TRAINING, "--env", "dev", "--against", str(m)], capsys)
     assert code == 2  # drift: dev and prod differ
     assert "warehouse: PROD_WH -> DEV_WH" in out
+    assert "config.gate.threshold: 0.8 -> 0.7" in out  # one line per changed key, old -> new
+    assert "python params.rows: 1000000 -> 20000" in out  # what changed inside a Python task
     code, _, err = run(["plan", TRAINING, "--env", "prod", "--against", str(tmp_path / "missing.json")], capsys)
     assert code == 1 and "no such file" in err
 

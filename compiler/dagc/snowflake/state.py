@@ -160,6 +160,8 @@ class TaskState:
     short: str  # for people: the YAML name when known
     role: str  # "root" | "task" | "finalizer"
     settings: dict[str, Any] = field(default_factory=dict)
+    # what a Python task's fingerprint covers, when known (from a manifest), to explain a change
+    detail: dict[str, Any] | None = None
 
 
 @dataclass
@@ -236,6 +238,7 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
             if kinds.get(a) == "branch":
                 clause = branch_condition(full[a], short)
                 cond = f"{clause} and {cond}" if cond else clause
+        detail = None
         if t.get("kind") == "sql":
             definition = t.get("sql")
             comment = t.get("comment")
@@ -249,6 +252,8 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
                 module=modules.get(t.get("step") or ""), stage=g.get("stage"),
             )
             definition = f"python:{fingerprint(spec)}"
+            detail = {k: v for k, v in spec.items() if k not in ("task", "pipeline", "after", "branch_after")}
+            detail.update(packages=graph["packages"], imports=graph["imports"], stage=graph["stage"])
             comment = t.get("comment")
         serverless = bool(t.get("serverless"))
         warehouse = None if serverless else (t.get("warehouse") or g.get("warehouse"))
@@ -265,7 +270,7 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
             "session_parameters": t.get("session_parameters") or {},
             "comment": comment,
             "state": "started",
-        }))
+        }), detail)
     return state
 
 
@@ -436,6 +441,13 @@ def diff(desired: GraphState, actual: GraphState | None) -> list[Change]:
             continue
         fields = [FieldChange(k, have.settings.get(k), v) for k, v in want.settings.items()
                   if v != have.settings.get(k) and not (k == "state" and v is None)]
+        if want.detail is not None and have.detail is not None:
+            # say what changed inside a Python task instead of two fingerprints
+            explained = [FieldChange(f"python {k}", have.detail.get(k), v) for k, v in want.detail.items()
+                         if v != have.detail.get(k)]
+            if explained:
+                fields = [f for f in fields if f.key != "definition"] + explained
+        fields = _expand(fields)
         if want.role != have.role and not any(f.key == "finalizer" for f in fields):
             fields.append(FieldChange("role", have.role, want.role))
         if fields:
@@ -447,9 +459,27 @@ def diff(desired: GraphState, actual: GraphState | None) -> list[Change]:
     return changes
 
 
+def _expand(fields: list[FieldChange]) -> list[FieldChange]:
+    """A changed mapping (config, params, session parameters) -> one line per changed key."""
+    out: list[FieldChange] = []
+    for f in fields:
+        if isinstance(f.old, Mapping) and isinstance(f.new, Mapping) or (
+                f.key in ("config", "session_parameters", "python params") and
+                isinstance(f.old or f.new, Mapping) and (f.old is None or f.new is None)):
+            old, new = f.old or {}, f.new or {}
+            for k in sorted(set(old) | set(new), key=str):
+                if old.get(k) != new.get(k):
+                    out.append(FieldChange(f"{f.key}.{k}", old.get(k), new.get(k)))
+        else:
+            out.append(f)
+    return out
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "(unset)"
+    if isinstance(value, str) and value.startswith("python:"):
+        return f"python step {value[7:]}"
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)
