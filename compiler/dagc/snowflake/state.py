@@ -184,11 +184,20 @@ def _norm(key: str, value: Any) -> Any:
         value = str(value).upper().replace("X-", "X").replace("-", "")
     if key in ("comment", "condition", "definition") and isinstance(value, str):
         value = value.strip().replace("\r\n", "\n") or None
+    if key == "condition" and value:
+        value = _norm_sql_expr(value)
     if key in DEFAULTS and value == DEFAULTS[key]:
         return None
     if value == {} or value == "":
         return None
     return value
+
+
+def _norm_sql_expr(text: str) -> str:
+    """Collapse whitespace and upper-case outside string literals (Snowflake may echo a condition
+    back as `AND` where dagv1 wrote `and`); literals such as branch child names keep their case."""
+    parts = re.split(r"('(?:[^'\\]|\\.|'')*')", text)
+    return "".join(p if i % 2 else re.sub(r"\s+", " ", p).upper() for i, p in enumerate(parts)).strip()
 
 
 def _settings(role: str, raw: Mapping[str, Any]) -> dict[str, Any]:
