@@ -99,3 +99,64 @@ def test_unknown_connection_name_lists_the_defined_ones(no_connection: Path, cap
 def test_bad_timeout_is_a_usage_error(capsys) -> None:
     code, _, err = run(["trigger", TRAINING, "--wait", "--timeout", "soon"], capsys)
     assert code == 2 and "--timeout" in err
+
+
+class StageSession:
+    """The two things the deploy command asks of the Snowpark session: LIST @stage and PUT."""
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+        self.puts = 0
+
+    def sql(self, query: str):  # type: ignore[no-untyped-def]
+        files = self.files
+
+        class Result:
+            def collect(self_inner):  # type: ignore[no-untyped-def]
+                assert query.startswith("LIST ")
+                return [[f] for f in files]
+
+        return Result()
+
+    @property
+    def file(self):  # type: ignore[no-untyped-def]
+        session = self
+
+        class File:
+            def put_stream(self_inner, stream, target, auto_compress=True, overwrite=False):  # type: ignore[no-untyped-def]
+                session.puts += 1
+                session.files.append(target.lstrip("@").lower())
+
+        return File()
+
+
+def test_commands_against_a_recording_schema(monkeypatch, capsys) -> None:
+    pytest.importorskip("snowflake.core")
+    from dagc.cli import remote
+    from dagc.snowflake.connection import Connection
+    from dagc.snowflake.recording import RecordingSchema
+
+    schema, session = RecordingSchema(), StageSession()
+    monkeypatch.setattr(remote, "_open", lambda p, c: (Connection("t", {"account": "a"}), session, schema))
+    monkeypatch.setattr("dagc.snowflake.connection.is_configured", lambda name=None, env=None: True)
+    code, out, err = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 2 and "11 to create" in out and "^ upload" in out
+    code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)
+    assert code == 0, err
+    assert "deployed (11 created, 0 altered, 0 dropped)" in out and session.puts == 1
+    code, out, _ = run(["deploy", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and "up to date" in out and session.puts == 1  # the bundle is staged already
+    code, out, _ = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and "no changes" in out
+    code, out, _ = run(["suspend", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and schema.store["TRAINING"].state == "suspended"
+    code, out, _ = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 2 and "state: suspended -> started" in out  # a scheduled graph is declared running
+    code, out, _ = run(["resume", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and schema.store["TRAINING"].state == "started"
+    code, out, _ = run(["trigger", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and ("execute", "TRAINING") in schema.calls
+    code, out, _ = run(["drop", TRAINING, "--env", "prod", "--yes"], capsys)
+    assert code == 0 and schema.store == {} and "dropped 11 task(s)" in out
+    code, out, err = run(["trigger", TRAINING, "--env", "prod"], capsys)
+    assert code == 1 and "not deployed" in err
