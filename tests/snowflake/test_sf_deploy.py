@@ -239,3 +239,22 @@ def test_branch_cases_that_do_not_match_the_step_are_refused_before_deploy(tmp_p
         "from typing import Literal\nfrom dagc.runtime import step\n"
         "@step\ndef metric_gate(ctx) -> 'Literal[\"pass\", \"fail\", \"skip\"]':\n    return decide(ctx)\n")
     assert [m for m in branch_problems(p, tmp_path) if "'skip'" in m]
+
+
+def test_settings_missing_from_the_listing_are_confirmed_by_one_fetch_not_reported_as_drift() -> None:
+    p = training_ir()
+    tagged = dataclasses.replace(p.task("train"), session_parameters=ir.freeze({"QUERY_TAG": "dagc-train"}))
+    p2 = dataclasses.replace(p, tasks=tuple(tagged if t.name == "train" else t for t in p.tasks))
+    schema, _ = deployed(p2)
+    schema.listing_omits = {"session_parameters"}
+    schema.reset_calls()
+    result = d.deploy(want(p2), schema, upload=lambda: True)
+    assert result.plan.changes == []
+    assert schema.calls == [("list", "training%"), ("fetch", "TRAINING$TRAIN")]
+    # a real change of that setting is still found and applied
+    retag = dataclasses.replace(tagged, session_parameters=ir.freeze({"QUERY_TAG": "other"}))
+    p3 = dataclasses.replace(p, tasks=tuple(retag if t.name == "train" else t for t in p.tasks))
+    result = d.deploy(want(p3), schema, upload=lambda: True)
+    assert [(f.key, f.old, f.new) for f in result.plan.changes[0].fields] == [
+        ("session_parameters.QUERY_TAG", "dagc-train", "other")]
+    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other"}

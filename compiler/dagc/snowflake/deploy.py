@@ -107,16 +107,57 @@ def deployed_state(schema: Any, dag_name: str) -> GraphState | None:
     return from_tasks(tasks, dag_name, deployed=True)
 
 
+# Settings a task listing (SHOW TASKS) may not carry; a change in these alone is confirmed by
+# fetching that one task before it is reported, so a listing gap never shows as permanent drift.
+LISTING_UNCERTAIN = {"session_parameters", "timeout_ms", "serverless_size", "retries", "suspend_after_failures"}
+
+
+def _confirm(changes: list[Change], want: Desired, schema: Any, actual: GraphState | None) -> list[Change]:
+    from snowflake.core.exceptions import NotFoundError
+
+    if actual is None:
+        return changes
+    out = []
+    for c in changes:
+        keys = {f.key.split(".")[0] for f in c.fields}
+        if c.action == "alter" and keys and keys <= LISTING_UNCERTAIN:
+            try:
+                fetched = schema.tasks[c.name].fetch()
+            except NotFoundError:
+                out.append(c)
+                continue
+            one = from_tasks([fetched] if c.role == "root" else [_root_stub(actual), fetched], want.pipeline.name,
+                             deployed=True)
+            have = one.tasks.get(c.name)
+            if have is not None:
+                actual.tasks[c.name].settings.update(have.settings)
+                redo = [x for x in diff(GraphState(want.state.root, {c.name: want.state.tasks[c.name]}),
+                                        GraphState(actual.root, {c.name: actual.tasks[c.name]})) if x.action == "alter"]
+                out.extend(redo)
+                continue
+        out.append(c)
+    return out
+
+
+def _root_stub(actual: GraphState) -> Any:
+    class Stub:
+        name = actual.root
+        warehouse = None
+        state = None
+
+    return Stub()
+
+
 def plan_remote(want: Desired, schema: Any, *, bundle_staged: Callable[[], bool] | None = None) -> Plan:
     actual = deployed_state(schema, want.pipeline.name)
-    changes = diff(want.state, actual)
+    changes = _confirm(diff(want.state, actual), want, schema, actual)
     if want.bundle is None:
         uploads: list[dict[str, Any]] = []
     elif bundle_staged is not None:
         uploads = [] if bundle_staged() else want.uploads()
     else:
         uploads = want.uploads() if any(_is_python(want, c) for c in changes) else []
-    return Plan(want.pipeline.name, changes, uploads, against="deployed graph")
+    return Plan(want.pipeline.name, changes, uploads, against="deployed graph", actual=actual)
 
 
 def plan_against_manifest(pipeline: ir.Pipeline, manifest_path: Path) -> Plan:
@@ -159,7 +200,7 @@ def apply(want: Desired, schema: Any, plan: Plan, *, upload: Callable[[], bool] 
         return result
     root = canon(want.pipeline.name)
     by_name = {c.name: c for c in plan.changes}
-    actual = deployed_state(schema, want.pipeline.name)
+    actual = plan.actual if plan.actual is not None else deployed_state(schema, want.pipeline.name)
     actual_tasks = actual.tasks if actual else {}
 
     def do(what: str, fn: Callable[[], Any]) -> None:

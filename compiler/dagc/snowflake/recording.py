@@ -46,6 +46,7 @@ class RecordingSchema:
         self.fail_after: int | None = None
         self.current_runs: list[Any] = []
         self.complete_runs: list[Any] = []
+        self.listing_omits: set[str] = set()  # attributes a listing leaves out (fetch has them all)
         self.tasks = RecordingTasks(self)
 
     # -- bookkeeping ----------------------------------------------------------------------------
@@ -97,7 +98,10 @@ class RecordingTasks:
                 continue
             if root_only and (t.predecessors or t.finalize):
                 continue
-            out.append(copy.copy(t))
+            listed = copy.copy(t)
+            for attr in self.schema.listing_omits:
+                setattr(listed, attr, None)
+            out.append(listed)
         return iter(out)
 
     def __getitem__(self, name: str) -> "RecordingTask":

@@ -412,6 +412,7 @@ class Plan:
     changes: list[Change]
     uploads: list[dict[str, Any]] = field(default_factory=list)  # packaging.Bundle.describe() entries
     against: str = ""
+    actual: Any = field(default=None, repr=False, compare=False)  # the GraphState the plan was made from
 
     @property
     def empty(self) -> bool:
