@@ -110,8 +110,8 @@ def test_retry_follows_the_same_run_until_it_completes_again() -> None:
     code = op.retry("pipelines/training.yaml", connection=None, env=None, wait=True, timeout=600, source=src,
                     pipeline_name="training", out=lines.append, clock=clock, sleep=clock.sleep)
     assert src.executed == [True]
-    assert code == 0 and lines[-1] == "training run 500: succeeded"
-    assert any("train" in l and "attempt 2" in l for l in lines)
+    assert code == 0 and lines[-1] == "run 500  pipeline training (snowflake)\nstate SUCCEEDED"
+    assert any("train" in l and "SUCCEEDED" in l and "attempt 2" in l for l in lines)
 
 
 def test_retry_refuses_when_the_last_run_did_not_fail() -> None:
@@ -132,9 +132,11 @@ def test_status_shows_runs_task_states_and_the_first_failure() -> None:
     code = op.status("p.yaml", None, connection=None, env=None, source=src, pipeline_name="training", out=lines.append)
     text = "\n".join(lines)
     assert code == 1  # the newest run failed
-    assert text.index("run 2: failed") < text.index("run 1: succeeded")
-    assert "first failure: evaluate: metric missing" in text
-    assert "promote" in text and "skipped" in text
+    assert text.index("run 2  pipeline training") < text.index("run 1  pipeline training")
+    assert "state FAILED" in text and "state SUCCEEDED" in text
+    assert "first failed task: evaluate: metric missing" in text
+    assert "resume with: dagc retry" in text
+    assert any(l.split()[:2] == ["promote", "SKIPPED"] for l in text.splitlines())
     lines.clear()
     assert op.status("p.yaml", "1", connection=None, env=None, source=src, pipeline_name="training", out=lines.append) == 0
     with pytest.raises(DagcError, match="no run 7"):

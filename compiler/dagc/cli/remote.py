@@ -227,10 +227,10 @@ def _trigger(p: Any, schema: Any, session: Any, *, wait: bool, timeout: float) -
     if rep is None:
         click.echo(f"{p.name}: run started; follow it with `dagc status` or use --wait")
         return 0
-    click.echo(f"{p.name} run {rep.run.run_id}: {rep.run.state.lower()}")
+    click.echo(f"run {rep.run.run_id}  pipeline {p.name} (snowflake)\nstate {rep.run.state}")
     first = rep.first_failure()
     if first is not None and rep.run.state != "SUCCEEDED":
-        click.echo(f"first failure: {first.task}: {first.error or '(no message)'}")
+        click.echo(f"first failed task: {first.task}: {first.error or '(no message)'}")
     return 0 if rep.run.state == "SUCCEEDED" else 1
 
 

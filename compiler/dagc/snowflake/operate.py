@@ -217,23 +217,25 @@ def retry_run(source: RunSource, *, pipeline: str, wait: bool, timeout: float,
 
 # -- rendering ---------------------------------------------------------------------------------------
 def render_outcome(t: TaskOutcome) -> str:
-    mark = {"SUCCEEDED": "ok", "SKIPPED": "skipped", "CANCELLED": "cancelled"}.get(t.state, "FAILED" if t.state.startswith("FAILED") else t.state.lower())
-    line = f"  {t.task:<28} {mark}"
-    if t.attempt > 1:
-        line += f" (attempt {t.attempt})"
+    """One task line, in the local engine's vocabulary (upper-case Snowflake states)."""
+    line = f"  {t.task:<28} {t.state:<10} attempt {t.attempt}"
     if t.error:
-        line += f": {t.error.splitlines()[0]}"
+        line += f"  {t.error.strip().splitlines()[0] if t.error.strip() else ''}"
     return line
 
 
 def render_report(rep: RunReport) -> str:
-    lines = [f"{rep.pipeline} run {rep.run.run_id}: {rep.run.state.lower()}"
-             + (f" (scheduled {rep.run.scheduled_time:%Y-%m-%d %H:%M:%S})" if rep.run.scheduled_time else "")]
+    """Same layout as the local engine's `dagc status`: header, state, task lines, first failure."""
+    lines = [f"run {rep.run.run_id}  pipeline {rep.pipeline} (snowflake)",
+             f"state {rep.run.state}" + (f"  scheduled {rep.run.scheduled_time:%Y-%m-%d %H:%M:%S}" if rep.run.scheduled_time else "")
+             + (f"  completed {rep.run.completed_time:%Y-%m-%d %H:%M:%S}" if rep.run.completed_time else "")]
     for t in rep.tasks:
         lines.append(render_outcome(t))
     first = rep.first_failure()
     if first is not None:
-        lines.append(f"first failure: {first.task}: {first.error or '(no message)'}")
+        lines.append(f"first failed task: {first.task}: {first.error or '(no message)'}")
+    if rep.run.state == "FAILED":
+        lines.append(f"resume with: dagc retry PIPELINE --connection NAME   (re-runs run {rep.run.run_id} from its failed tasks)")
     return "\n".join(lines)
 
 
@@ -300,10 +302,10 @@ def retry(pipeline_path: str | Path, *, connection: str | None, env: str | None,
     if not wait:
         out(f"{name}: retrying run {rep.run.run_id} from its failed tasks")
         return 0
-    out(f"{name} run {rep.run.run_id}: {rep.run.state.lower()}")
+    out(f"run {rep.run.run_id}  pipeline {name} (snowflake)\nstate {rep.run.state}")
     first = rep.first_failure()
     if first is not None and rep.run.state == "FAILED":
-        out(f"first failure: {first.task}: {first.error or '(no message)'}")
+        out(f"first failed task: {first.task}: {first.error or '(no message)'}")
     return 0 if rep.run.state == "SUCCEEDED" else 1
 
 
