@@ -87,3 +87,18 @@ def test_target_schema_from_stage_or_connection() -> None:
     assert c.target_schema("@MYSTAGE", conn) == ("D", "S")
     with pytest.raises(DagcError, match="which database and schema"):
         c.target_schema("@MYSTAGE", c.Connection("x", {"account": "a"}))
+
+
+def test_snowflake_api_errors_become_one_clean_line() -> None:
+    pytest.importorskip("snowflake.core")
+    from snowflake.core.exceptions import ForbiddenError
+
+    conn = c.Connection("prod", {"account": "a", "password": "pw-very-secret"})
+    with pytest.raises(DagcError) as err:
+        with c.snowflake_errors(conn):
+            raise ForbiddenError(None, 403, "Insufficient privileges to operate on schema 'PROD' (pw-very-secret)")  # type: ignore[arg-type]
+    assert err.value.message.startswith("Snowflake refused the request: ForbiddenError")
+    assert "pw-very-secret" not in err.value.message and "privileges" in (err.value.hint or "")
+    with pytest.raises(KeyError):  # a bug in dagc is not dressed up as a Snowflake error
+        with c.snowflake_errors(conn):
+            raise KeyError("x")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 
@@ -49,24 +48,10 @@ def project_root_of(path: str) -> Path:
         return Path(path).resolve().parent.parent
 
 
-@contextmanager
-def snowflake_errors(conn: Any = None) -> Iterator[None]:
-    """snowflake.core / connector errors -> one clean DagcError line, secrets removed."""
-    try:
-        yield
-    except DagcError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        from dagc.snowflake.connection import redact
+def snowflake_errors(conn: Any = None) -> Any:
+    from dagc.snowflake.connection import snowflake_errors as wrap
 
-        mod = type(exc).__module__
-        if not mod.startswith("snowflake"):
-            raise
-        text = str(exc).strip().replace("\n", " ")
-        text = conn.redact(text) if conn is not None else redact(text)
-        hint = "check the role's privileges (see docs/snowflake.md: grants)" if " 403" in text or "(403)" in text \
-            or "privilege" in text.lower() else None
-        raise DagcError(f"Snowflake refused the request: {type(exc).__name__}: {text}", hint) from None
+    return wrap(conn)
 
 
 def _open(pipeline: Any, connection: str | None) -> tuple[Any, Any, Any]:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from dagc.diagnostics import DagcError
 
@@ -207,3 +208,20 @@ def open_schema(conn: Connection, stage: str | None, *, database: str | None = N
 
     db, sc = target_schema(stage, conn, database=database, schema=schema)
     return session, Root(session).databases[db].schemas[sc]
+
+
+@contextmanager
+def snowflake_errors(conn: Connection | None = None) -> Iterator[None]:
+    """snowflake.core / connector / Snowpark errors -> one clean DagcError line, secrets removed."""
+    try:
+        yield
+    except DagcError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        if not type(exc).__module__.startswith("snowflake"):
+            raise
+        text = str(exc).strip().replace("\n", " ")
+        text = conn.redact(text) if conn is not None else redact(text)
+        hint = ("check the role's privileges (docs/snowflake.md, section 1)"
+                if "403" in text or "privilege" in text.lower() or "not authorized" in text.lower() else None)
+        raise DagcError(f"Snowflake refused the request: {type(exc).__name__}: {text}", hint) from None

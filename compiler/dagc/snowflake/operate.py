@@ -259,26 +259,30 @@ def status_reports(source: RunSource, *, pipeline: str, run_id: str | None = Non
 
 
 # -- entry points shared with the local engine's commands (dagc.cli.operate) -------------------------
-def _session_for(pipeline_path: str | Path, connection: str | None, env: str | None) -> tuple[Any, Any, Any]:
+def _session_for(pipeline_path: str | Path, connection: str | None, env: str | None) -> tuple[Any, Any, Any, Any]:
     from dagc.frontend import load_pipeline
     from dagc.snowflake.connection import open_schema, resolve
 
     pipeline = load_pipeline(Path(pipeline_path), env=env)
     conn = resolve(connection)
     session, schema = open_schema(conn, pipeline.stage)
-    return pipeline, session, schema
+    return pipeline, session, schema, conn
 
 
 def status(pipeline_path: str | Path, run_id: str | None = None, *, connection: str | None, env: str | None,
            fmt: str = "text", source: RunSource | None = None, pipeline_name: str | None = None,
            out: Callable[[str], None] = print) -> int:
     """`dagc status PIPELINE [RUN_ID] --connection NAME`: 0 if the shown runs are fine, 1 if one failed."""
+    conn = None
     if source is None:
-        pipeline, session, schema = _session_for(pipeline_path, connection, env)
+        pipeline, session, schema, conn = _session_for(pipeline_path, connection, env)
         pipeline_name = pipeline.name
         source = SnowflakeRunSource(schema, session, pipeline.name)
     name = pipeline_name or Path(pipeline_path).stem
-    reports = status_reports(source, pipeline=name, run_id=run_id)
+    from dagc.snowflake.connection import snowflake_errors
+
+    with snowflake_errors(conn):
+        reports = status_reports(source, pipeline=name, run_id=run_id)
     if fmt == "json":
         out(json.dumps([report_json(r) for r in reports], indent=2))
     elif not reports:
@@ -292,12 +296,16 @@ def retry(pipeline_path: str | Path, *, connection: str | None, env: str | None,
           timeout: float = 3600.0, source: RunSource | None = None, pipeline_name: str | None = None,
           out: Callable[[str], None] = print, **kw: Any) -> int:
     """`dagc retry PIPELINE --connection NAME`: EXECUTE TASK ... RETRY LAST, optionally followed."""
+    conn = None
     if source is None:
-        pipeline, session, schema = _session_for(pipeline_path, connection, env)
+        pipeline, session, schema, conn = _session_for(pipeline_path, connection, env)
         pipeline_name = pipeline.name
         source = SnowflakeRunSource(schema, session, pipeline.name)
     name = pipeline_name or Path(pipeline_path).stem
-    rep = retry_run(source, pipeline=name, wait=wait, timeout=timeout, on_task=lambda t: out(render_outcome(t)), **kw)
+    from dagc.snowflake.connection import snowflake_errors
+
+    with snowflake_errors(conn):
+        rep = retry_run(source, pipeline=name, wait=wait, timeout=timeout, on_task=lambda t: out(render_outcome(t)), **kw)
     assert rep is not None
     if not wait:
         out(f"{name}: retrying run {rep.run.run_id} from its failed tasks")
