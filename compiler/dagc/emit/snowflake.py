@@ -225,6 +225,7 @@ class SnowflakeEmitter:
                 compute={"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
                 module=self.step_modules.get(t.step or ""),
                 stage=self.p.stage,
+                timeout_ms=t.timeout_ms,
             )
             fp = self._fingerprint(spec)
             comment = marked_comment(comment, fp)

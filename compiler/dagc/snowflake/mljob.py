@@ -109,7 +109,12 @@ def run_as_ml_job(session: Any, spec: Mapping[str, Any], ctx: Any, *,
         ctx.log.info("submitting %s to compute pool %s (%d instance(s))", spec["task"], opts["compute_pool"],
                      opts["target_instances"])
         job = submit(session=session, **opts)
-    limit = timeout if timeout is not None else (DEFAULT_TIMEOUT_S)
+    if timeout is not None:
+        limit = timeout
+    elif spec.get("timeout_ms"):
+        limit = max(60.0, spec["timeout_ms"] / 1000.0 - 30.0)  # leave the task time to report the failure
+    else:
+        limit = DEFAULT_TIMEOUT_S
     try:
         status = job.wait(timeout=limit)
     except TimeoutError:

@@ -79,7 +79,7 @@ def branch_condition(branch_full_name: str, child_short: str) -> str:
 def task_spec(*, pipeline: str, environment: str | None, task: str, kind: str, step: str | None,
               params: Mapping[str, Any] | None, cases: Mapping[str, str] | None, after: Iterable[str],
               branch_after: Iterable[str], compute: Mapping[str, Any] | None, module: str | None,
-              stage: str | None = None) -> dict[str, Any]:
+              stage: str | None = None, timeout_ms: int | None = None) -> dict[str, Any]:
     """The facts a Python task's entry point needs at run time (bound into its definition).
 
     `stage` is kept only for compute-pool tasks: the ML Job uploads its payload there."""
@@ -96,6 +96,7 @@ def task_spec(*, pipeline: str, environment: str | None, task: str, kind: str, s
         "branch_after": list(branch_after),
         "compute": dict(compute) if compute else None,
         "stage": stage if compute else None,
+        "timeout_ms": timeout_ms if compute else None,  # how long the task waits for its ML Job
     }
 
 
@@ -258,7 +259,7 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
                 step=t.get("step"), params=t.get("params") or {}, cases=t.get("cases") or {}, after=after,
                 branch_after=[a for a in after if kinds.get(a) == "branch"],
                 compute={"pool": compute["pool"], "instances": compute["instances"]} if compute else None,
-                module=modules.get(t.get("step") or ""), stage=g.get("stage"),
+                module=modules.get(t.get("step") or ""), stage=g.get("stage"), timeout_ms=t.get("timeout_ms"),
             )
             definition = f"python:{fingerprint(spec)}"
             detail = {k: v for k, v in spec.items() if k not in ("task", "pipeline", "after", "branch_after")}
