@@ -150,6 +150,9 @@ class Pipeline:
     comment: str | None = None
     environment: str | None = None  # the --env overlay applied, if any
     source: str = ""  # path of the YAML file
+    # secret strings found while rendering (see dagc.redact); outputs mask them. Not in repr, so
+    # a log line or traceback that prints the pipeline cannot leak them.
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def all_tasks(self) -> Iterator[Task]:
         yield from self.tasks
