@@ -82,7 +82,7 @@ class _Checker:
             encoded = encode_config(config)
         except ConfigEncodingError as exc:
             self.err("DAGC505", str(exc), ("config",) + tuple(exc.path),
-                     "config keys become Snowflake graph config keys; values must be JSON")
+                     "config keys become Snowflake graph config keys; values must be JSON", key=True)
         else:
             size = _json_size(encoded)
             if size > MAX_CONFIG_BYTES:

@@ -68,6 +68,9 @@ def _check(
     data = doc.data
     if not isinstance(data, dict):
         return None, schema.validate(doc, data)
+    diags = schema.validate_environments(doc, data)
+    if diags:
+        return None, diags
     data, diags = overlay.apply_environment(doc, data, env)
     if var_sets:
         diags += overlay.apply_sets(doc, data, "vars", dict(var_sets))

@@ -56,8 +56,8 @@ def write(tmp_path: Path, text: str | bytes, name: str = "p.yaml", steps: str = 
     return path
 
 
-def check(tmp_path: Path, text: str | bytes, env: str | None = None, **kw) -> list[Diagnostic]:
-    return check_file(write(tmp_path, text), env, **kw)[1]
+def check(tmp_path: Path, text: str | bytes, env: str | None = None, steps: str = STEPS, **kw) -> list[Diagnostic]:
+    return check_file(write(tmp_path, text, steps=steps), env, **kw)[1]
 
 
 def only(diags: list[Diagnostic], code: str) -> Diagnostic:
