@@ -1,0 +1,99 @@
+"""The manifest: a deterministic JSON view of the compiled graph, reviewed in pull requests.
+
+It names every task by its deployed Snowflake name and carries the encoded config, so a reviewer
+sees exactly what a deploy would create, and `dagc plan --against` can diff two of them offline.
+Same input, byte-identical output: keys sorted, no timestamps, no absolute paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from dagc import ir
+from dagc.configcodec import encode_config
+
+MANIFEST_VERSION = 1
+
+
+def _schedule(s: ir.Schedule | None) -> dict[str, Any] | None:
+    if isinstance(s, ir.Cron):
+        return {"cron": s.expr, "timezone": s.timezone}
+    if isinstance(s, ir.Interval):
+        return {"interval_seconds": s.seconds, "text": s.text}
+    return None
+
+
+def _task(p: ir.Pipeline, t: ir.Task) -> dict[str, Any]:
+    parent = next(((b.name, case) for b in p.tasks if b.is_branch for case, child in b.cases.items() if child == t.name), None)
+    return {
+        "name": t.name,
+        "snowflake_name": p.snowflake_name(t.name),
+        "kind": t.kind.value,
+        "step": t.step,
+        "params": ir.thaw(t.params),
+        "sql": t.sql,
+        "after": list(t.after),
+        "predecessors": [p.snowflake_name(a) for a in t.after],
+        "when": t.when.value,
+        "cases": ir.thaw(t.cases),
+        "branch_parent": {"task": parent[0], "case": parent[1]} if parent else None,
+        "warehouse": t.warehouse,
+        "serverless": t.serverless,
+        "serverless_size": t.serverless_size,
+        "compute": {"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
+        "timeout_ms": t.timeout_ms,
+        "comment": t.comment,
+        "session_parameters": ir.thaw(t.session_parameters),
+        "is_finalizer": t.is_finalizer,
+    }
+
+
+def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "dagc_manifest": MANIFEST_VERSION,
+        "pipeline": p.name,
+        "environment": p.environment,
+        "source": _relative(p.source),
+        "graph": {
+            "name": p.name,
+            "description": p.description,
+            "schedule": _schedule(p.schedule),
+            "warehouse": p.warehouse,
+            "stage": p.stage,
+            "packages": list(p.packages),
+            "imports": list(p.imports),
+            "config": encode_config(p.config),
+            "retries": p.retries,
+            "timeout_ms": p.timeout_ms,
+            "overlap": p.overlap.snowflake if p.overlap else None,
+            "suspend_after_failures": p.suspend_after_failures,
+            "error_integration": p.error_integration,
+            "session_parameters": ir.thaw(p.session_parameters),
+            "comment": p.comment,
+        },
+        "tasks": [_task(p, t) for t in p.all_tasks()],
+        "finalizer": p.finalizer.name if p.finalizer else None,
+    }
+    body["hash"] = content_hash(body)
+    return body
+
+
+def content_hash(manifest: dict[str, Any]) -> str:
+    """sha256 of what would be deployed (the source path and the hash itself excluded)."""
+    core = {k: v for k, v in manifest.items() if k not in ("hash", "source")}
+    return "sha256:" + hashlib.sha256(dumps(core).encode("utf-8")).hexdigest()
+
+
+def dumps(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _relative(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        rel = path
+    return rel.replace(os.sep, "/") if not rel.startswith("..") else os.path.basename(path)

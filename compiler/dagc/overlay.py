@@ -1,0 +1,111 @@
+"""Environment overlays (`environments:` + `--env`) and command-line overrides.
+
+An overlay is a partial pipeline deep-merged over the base. It may only set keys the base
+already has: a misspelt key in a prod overlay would otherwise pass silently and the prod graph
+would quietly run with dev values. Positions of overlaid values are carried over, so errors in
+them still point at the overlay's own lines.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from dagc.diagnostics import Diagnostic
+from dagc.schema import did_you_mean
+from dagc.yamlload import Document, Path
+
+
+def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The base with `environments[env]` merged in, and `environments` removed."""
+    base = {k: v for k, v in data.items() if k != "environments"}
+    envs = data.get("environments")
+    if env is None:
+        return base, []
+    if not isinstance(envs, dict) or env not in envs:
+        names = sorted(envs) if isinstance(envs, dict) else []
+        hint = did_you_mean(env, names) or (f"declared environments: {', '.join(names)}" if names else
+                                             "this pipeline declares no `environments:`")
+        p = doc.pos(("environments",), key=True) if names else doc.pos(())
+        return base, [Diagnostic("DAGC201", f"unknown environment {env!r}", doc.path, p.line, p.col, hint=hint)]
+    overlay = envs[env]
+    if overlay is None:
+        return base, []
+    merged = copy.deepcopy(base)
+    diags: list[Diagnostic] = []
+    _merge(doc, merged, overlay, (), ("environments", env), diags)
+    return merged, diags
+
+
+def _merge(doc: Document, base: dict[str, Any], over: Any, path: Path, opath: Path, diags: list[Diagnostic]) -> None:
+    if not isinstance(over, dict):
+        return
+    for key, value in over.items():
+        if key not in base:
+            p = doc.pos(opath + (key,), key=True)
+            hint = did_you_mean(str(key), [str(k) for k in base])
+            where = ".".join(map(str, path)) or "the pipeline"
+            diags.append(Diagnostic("DAGC202", f"environment overlay sets {key!r}, which {where} does not have",
+                                    doc.path, p.line, p.col,
+                                    hint=hint or f"add `{key}:` to the base pipeline first (it may be null), "
+                                    "so that a typo in an overlay cannot pass silently"))
+            continue
+        _move_positions(doc, opath + (key,), path + (key,))
+        if isinstance(value, dict) and isinstance(base[key], dict):
+            _merge(doc, base[key], value, path + (key,), opath + (key,), diags)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _move_positions(doc: Document, src: Path, dst: Path) -> None:
+    n = len(src)
+    for table in (doc.values, doc.keys):
+        for p in [p for p in table if p[:n] == src]:
+            table[dst + p[n:]] = table[p]
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`key.path=value` from the command line; the value is read as a YAML scalar (5 -> int)."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        from dagc.diagnostics import UsageError
+
+        raise UsageError(f"expected KEY=VALUE, got {text!r}", hint="for example: --set gate.threshold=0.8")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        value = raw
+    return key.strip(), value
+
+
+def apply_sets(doc: Document, data: dict[str, Any], section: str, sets: dict[str, Any]) -> list[Diagnostic]:
+    """Override existing keys of `data[section]` (config or vars) by dotted path."""
+    diags = []
+    for dotted, value in sets.items():
+        node = data.get(section)
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or parts[-1] not in node:
+            known = _dotted_keys(data.get(section) or {})
+            hint = did_you_mean(dotted, known) or f"known keys: {', '.join(known) or 'none'}"
+            p = doc.pos((section,), key=True)
+            flag = "--set" if section == "config" else "--var"
+            diags.append(Diagnostic("DAGC203", f"{flag} {dotted}: the pipeline's {section} has no such key",
+                                    doc.path, p.line, p.col, hint=hint))
+            continue
+        node[parts[-1]] = value
+    return diags
+
+
+def _dotted_keys(d: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in d.items():
+        out.append(prefix + str(k))
+        if isinstance(v, dict):
+            out.extend(_dotted_keys(v, prefix + str(k) + "."))
+    return out

@@ -1,0 +1,156 @@
+"""The step registry, read statically from `steps/**/*.py`.
+
+Validation must be fast and must not execute user code or import xgboost/pandas/snowflake, so we
+parse the step modules with `ast` and read each `@step` function's name, parameters, defaults,
+annotations and literal return values. The runtime later imports just the one module it needs.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagc.diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    required: bool
+    annotation: str | None = None  # source text, e.g. "int" or "float | None"
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    name: str  # the name pipelines use
+    module: str  # importable module, e.g. "steps.training"
+    function: str
+    file: str
+    line: int
+    params: tuple[Param, ...] = ()
+    accepts_any: bool = False  # has **kwargs
+    returns: frozenset[str] | None = None  # string literals it can return, when every return is one
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+@dataclass
+class Registry(Mapping[str, StepInfo]):
+    root: Path
+    steps: dict[str, StepInfo] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> StepInfo:
+        return self.steps[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+_cache: dict[Path, tuple[tuple[tuple[str, float, int], ...], Registry]] = {}
+
+
+def load_registry(root: Path) -> Registry:
+    """All `@step` functions under `root/steps`, cached per process by file mtimes."""
+    root = Path(root).resolve()
+    files = sorted((root / "steps").rglob("*.py")) if (root / "steps").is_dir() else []
+    stamp = tuple((str(f), f.stat().st_mtime, f.stat().st_size) for f in files)
+    cached = _cache.get(root)
+    if cached and cached[0] == stamp:
+        return cached[1]
+    reg = Registry(root=root)
+    for f in files:
+        if any(part.startswith(".") or part == "__pycache__" for part in f.relative_to(root).parts):
+            continue
+        _scan(reg, root, f)
+    _cache[root] = (stamp, reg)
+    return reg
+
+
+def _scan(reg: Registry, root: Path, file: Path) -> None:
+    rel = file.relative_to(root)
+    module = ".".join(rel.with_suffix("").parts)
+    if module.endswith(".__init__"):
+        module = module[: -len(".__init__")]
+    try:
+        tree = ast.parse(file.read_bytes(), filename=str(file))
+    except SyntaxError as exc:
+        reg.diagnostics.append(Diagnostic("DAGC401", f"step module does not parse: {exc.msg}", str(rel),
+                                          exc.lineno or 0, exc.offset or 0, hint="fix the Python syntax error"))
+        return
+    except (OSError, ValueError) as exc:
+        reg.diagnostics.append(Diagnostic("DAGC401", f"cannot read step module: {exc}", str(rel)))
+        return
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        name = _step_name(node)
+        if name is None:
+            continue
+        info = StepInfo(name=name, module=module, function=node.name, file=str(rel), line=node.lineno,
+                        params=_params(node), accepts_any=node.args.kwarg is not None, returns=_returns(node))
+        if name in reg.steps:
+            other = reg.steps[name]
+            reg.diagnostics.append(Diagnostic("DAGC402", f"step {name!r} is defined twice (also {other.file}:{other.line})",
+                                              str(rel), node.lineno, node.col_offset + 1, hint="step names must be unique"))
+        reg.steps[name] = info
+
+
+def _step_name(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    for dec in fn.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        ident = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if ident != "step":
+            continue
+        if isinstance(dec, ast.Call):
+            for kw in dec.keywords:
+                if kw.arg == "name" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                    return kw.value.value
+        return fn.name
+    return None
+
+
+def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Param, ...]:
+    a = fn.args
+    positional = a.posonlyargs + a.args
+    defaults_from = len(positional) - len(a.defaults)
+    out = []
+    for i, arg in enumerate(positional):
+        if i == 0:
+            continue  # the StepContext
+        out.append(Param(arg.arg, required=i < defaults_from, annotation=_ann(arg)))
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults):
+        out.append(Param(arg.arg, required=default is None, annotation=_ann(arg)))
+    return tuple(out)
+
+
+def _ann(arg: ast.arg) -> str | None:
+    return ast.unparse(arg.annotation) if arg.annotation is not None else None
+
+
+def _returns(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str] | None:
+    """The string literals a (branch) step returns, if every `return` returns one; else None."""
+    values: set[str] = set()
+    stack: list[ast.AST] = list(fn.body)
+    found = False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue  # returns inside nested functions are theirs
+        if isinstance(node, ast.Return):
+            found = True
+            v = node.value
+            if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                values.add(v.value)
+            elif isinstance(v, ast.IfExp) and all(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in (v.body, v.orelse)):
+                values.update((v.body.value, v.orelse.value))  # type: ignore[attr-defined]
+            else:
+                return None
+        stack.extend(ast.iter_child_nodes(node))
+    return frozenset(values) if found else None

@@ -1,0 +1,263 @@
+"""Read a pipeline file into plain data plus the position of every key and value.
+
+We build values from libyaml's event stream ourselves instead of calling `yaml.safe_load`,
+because the stock loader (a) silently keeps the last of two duplicate keys, (b) expands aliases
+without limit (a "billion laughs" document), (c) recurses once per nesting level, so 10,000
+levels overflow the stack, and (d) forgets where each value came from. One pass over the events,
+with an explicit stack, fixes all four and keeps every error pointing at a line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dagc.diagnostics import Diagnostic
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000  # after alias expansion
+
+Path = tuple[Any, ...]
+
+try:  # libyaml's C parser when present: several times faster than the pure-Python one
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int  # 1-based
+    col: int  # 1-based
+    end_col: int = 0
+
+
+@dataclass
+class Document:
+    """A loaded file: its data, the position of every value and key, and its text for snippets."""
+
+    path: str
+    text: str
+    data: Any = None
+    values: dict[Path, Pos] = field(default_factory=dict)  # where the value at a path starts
+    keys: dict[Path, Pos] = field(default_factory=dict)  # where the key naming a path starts
+
+    def pos(self, path: Path, *, key: bool = False) -> Pos:
+        """The best position for a path: its key or value, else the nearest enclosing one."""
+        path = tuple(path)
+        while True:
+            table = (self.keys, self.values) if key else (self.values, self.keys)
+            for t in table:
+                if path in t:
+                    return t[path]
+            if not path:
+                return Pos(1, 1)
+            path = path[:-1]
+
+
+def _diag(code: str, message: str, file: str, line: int, col: int, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code=code, message=message, file=file, line=line, col=col, hint=hint)
+
+
+def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
+    """Read a file as UTF-8 within the size limit; report bad bytes by line and column."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, [_diag("DAGC001", f"cannot read file: {exc.strerror}", path, 0, 0)]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            _diag(
+                "DAGC002",
+                f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; a pipeline should be a few KB",
+                path, 1, 1,
+                hint="keep large data in tables or stages and refer to it by name",
+            )
+        ]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, [
+            _diag("DAGC003", f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})", path, line, col,
+                  hint="save the file as UTF-8")
+        ]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, []
+
+
+def load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
+    doc = Document(path=path, text=text)
+    if not text.strip() or all(ln.strip().startswith("#") or not ln.strip() for ln in text.splitlines()):
+        return doc, [_diag("DAGC004", "file is empty", path, 1, 1, hint="a pipeline needs at least `name:` and `tasks:`")]
+    tabs = _tab_indentation(path, text)
+    if tabs:
+        return doc, tabs
+    try:
+        doc.data = _compose(doc)
+    except _LoadError as exc:
+        return doc, [exc.diagnostic]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "malformed YAML"
+        return doc, [_diag("DAGC005", f"malformed YAML: {problem}", path, line, col,
+                           hint="check indentation, colons after keys and matching quotes/brackets")]
+    except yaml.YAMLError as exc:
+        return doc, [_diag("DAGC005", f"malformed YAML: {exc}", path, 1, 1)]
+    return doc, []
+
+
+def _tab_indentation(path: str, text: str) -> list[Diagnostic]:
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip(" ")
+        if stripped.startswith("\t"):
+            return [_diag("DAGC006", "tab character used for indentation; YAML allows only spaces", path, n,
+                          len(line) - len(stripped) + 1, hint="replace the tabs with spaces (2 per level is usual)")]
+    return []
+
+
+class _LoadError(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class _Frame:
+    __slots__ = ("kind", "value", "path", "key", "key_mark", "anchor", "nodes", "seen", "start")
+
+    def __init__(self, kind: str, path: Path, anchor: str | None, start: Any) -> None:
+        self.start = start
+        self.kind = kind  # "map" | "seq"
+        self.value: Any = {} if kind == "map" else []
+        self.path = path
+        self.key: Any = _NO_KEY
+        self.key_mark: Pos | None = None
+        self.anchor = anchor
+        self.nodes = 1  # expanded size, to bound alias bombs
+        self.seen: dict[Any, Pos] = {}
+
+
+_NO_KEY = object()
+_constructor = yaml.constructor.SafeConstructor()
+_resolver = yaml.resolver.Resolver()
+
+
+def _scalar_value(ev: Any, path: str) -> Any:
+    tag = ev.tag
+    if tag is None or tag == "!":
+        tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+    if tag == "tag:yaml.org,2002:merge":
+        return "<<"
+    if not tag.startswith("tag:yaml.org,2002:"):
+        raise _LoadError(_diag("DAGC007", f"unsupported YAML tag {tag!r}", path, ev.start_mark.line + 1,
+                               ev.start_mark.column + 1, hint="pipelines use plain YAML values only"))
+    node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        raise _LoadError(_diag("DAGC007", f"cannot read value: {exc.problem}", path, ev.start_mark.line + 1,
+                               ev.start_mark.column + 1)) from None
+
+
+def _compose(doc: Document) -> Any:
+    """Build the single document's value from parser events, iteratively."""
+    path = doc.path
+    stack: list[_Frame] = []
+    anchors: dict[str, tuple[Any, int]] = {}
+    total_nodes = 0
+    root: Any = None
+    documents = 0
+
+    def pos_of(mark: Any, end: Any = None) -> Pos:
+        end_col = end.column if end is not None and end.line == mark.line else 0
+        return Pos(mark.line + 1, mark.column + 1, end_col)
+
+    def attach(value: Any, size: int, start: Any, end: Any, anchor: str | None) -> None:
+        nonlocal root, total_nodes
+        total_nodes += size
+        if total_nodes > MAX_NODES:
+            raise _LoadError(_diag("DAGC008", f"document expands to more than {MAX_NODES:,} values through aliases",
+                                   path, start.line + 1, start.column + 1,
+                                   hint="aliases that expand exponentially (a 'billion laughs' document) are refused"))
+        if anchor is not None:
+            anchors[anchor] = (value, size)
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        top.nodes += size
+        if top.kind == "seq":
+            p = top.path + (len(top.value),)
+            doc.values[p] = pos_of(start, end)
+            top.value.append(value)
+            return
+        if top.key is _NO_KEY:  # this value is a key
+            if isinstance(value, (dict, list)):
+                raise _LoadError(_diag("DAGC009", "a mapping key must be a plain value", path, start.line + 1,
+                                       start.column + 1))
+            top.key = value
+            top.key_mark = pos_of(start, end)
+            return
+        key, top.key = top.key, _NO_KEY
+        if key == "<<" and isinstance(value, (dict, list)):  # YAML merge key: earlier keys win
+            for src in value if isinstance(value, list) else [value]:
+                if isinstance(src, dict):
+                    for k, v in src.items():
+                        top.value.setdefault(k, v)
+            return
+        if key in top.seen:
+            first = top.seen[key]
+            raise _LoadError(_diag("DAGC010", f"duplicate key {key!r} (first defined at line {first.line})",
+                                   path, top.key_mark.line, top.key_mark.col,  # type: ignore[union-attr]
+                                   hint="YAML loaders silently keep only the last one; remove or rename one of them"))
+        p = top.path + (key,)
+        top.seen[key] = top.key_mark  # type: ignore[assignment]
+        doc.keys[p] = top.key_mark  # type: ignore[assignment]
+        doc.values[p] = pos_of(start, end)
+        top.value[key] = value
+
+    for ev in yaml.parse(doc.text, Loader=_Loader):
+        if isinstance(ev, yaml.ScalarEvent):
+            attach(_scalar_value(ev, path), 1, ev.start_mark, ev.end_mark, ev.anchor)
+        elif isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if ev.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                raise _LoadError(_diag("DAGC007", f"unsupported YAML tag {ev.tag!r}", path, ev.start_mark.line + 1,
+                                       ev.start_mark.column + 1))
+            if len(stack) >= MAX_DEPTH:
+                raise _LoadError(_diag("DAGC011", f"nesting deeper than {MAX_DEPTH} levels", path,
+                                       ev.start_mark.line + 1, ev.start_mark.column + 1,
+                                       hint="a pipeline needs only a few levels; flatten this value"))
+            parent = stack[-1] if stack else None
+            if parent is None:
+                fpath: Path = ()
+            elif parent.kind == "seq":
+                fpath = parent.path + (len(parent.value),)
+            else:
+                fpath = parent.path + (parent.key,) if parent.key is not _NO_KEY else parent.path + ("<key>",)
+            stack.append(_Frame("map" if isinstance(ev, yaml.MappingStartEvent) else "seq", fpath, ev.anchor,
+                                ev.start_mark))
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = stack.pop()
+            attach(frame.value, frame.nodes, frame.start, None, frame.anchor)
+        elif isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in anchors:
+                raise _LoadError(_diag("DAGC005", f"unknown alias *{ev.anchor}", path, ev.start_mark.line + 1,
+                                       ev.start_mark.column + 1))
+            value, size = anchors[ev.anchor]
+            attach(value, size, ev.start_mark, ev.end_mark, None)
+        elif isinstance(ev, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _LoadError(_diag("DAGC012", "more than one YAML document in the file", path,
+                                       ev.start_mark.line + 1, ev.start_mark.column + 1,
+                                       hint="one pipeline per file; remove the extra `---`"))
+    return root
+
