@@ -104,6 +104,7 @@ def run_pipeline(
     project_root: Path,
     state_dir: Path,
     sets: Mapping[str, str] | None = None,
+    var_sets: Mapping[str, str] | None = None,
     only: Sequence[str] = (),
     from_task: str | None = None,
     fail_tasks: Sequence[str] = (),
@@ -127,7 +128,8 @@ def run_pipeline(
     run_id = new_run_id(started)
     options = {"only": list(only), "from": from_task, "fail_tasks": sorted(injected)}
     store.create_run(run_id=run_id, pipeline=pipeline.name, source=str(Path(pipeline.source).resolve())
-                     if pipeline.source else "", environment=pipeline.environment, sets=dict(sets or {}),
+                     if pipeline.source else "", environment=pipeline.environment,
+                     sets={"set": dict(sets or {}), "var": dict(var_sets or {})},
                      scheduled_at=started, config=config, manifest_hash=pipeline_hash(pipeline), options=options)
     presets: dict[str, Preset] = {}
     forced: frozenset[str] = frozenset()
@@ -216,7 +218,8 @@ def retry_run(
     if pipeline is None:
         if not rec.source or not Path(rec.source).exists():
             raise DagcError(f"the pipeline file of run {rec.run_id} ({rec.source or 'unknown'}) no longer exists")
-        pipeline = load_pipeline(rec.source, env=rec.environment, sets=rec.sets)
+        pipeline = load_pipeline(rec.source, env=rec.environment, sets=rec.sets.get("set"),
+                                 var_sets=rec.sets.get("var"))
     if pipeline.name != rec.pipeline:
         raise DagcError(f"run {rec.run_id} belongs to pipeline {rec.pipeline}, not {pipeline.name}")
     now_hash = pipeline_hash(pipeline)
@@ -242,7 +245,7 @@ def retry_run(
 
 def _find_run(store: StateStore, run: RunRecord | str | None) -> RunRecord:
     if isinstance(run, RunRecord):
-        return run
+        run = run.run_id  # read it again: the record may be stale
     if run is None:
         rec = store.latest_run()
         if rec is None:

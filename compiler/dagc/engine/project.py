@@ -48,15 +48,12 @@ def state_dir_for(project_root: Path, override: str | os.PathLike[str] | None = 
     return Path(project_root).resolve() / ".dagc"
 
 
-def load_pipeline(path: str | Path, env: str | None = None, sets: Mapping[str, str] | None = None) -> Pipeline:
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"pipeline file {path} does not exist", "pass the path of a pipeline YAML file")
-    try:
-        from dagc.frontend import load_pipeline as load  # type: ignore[import-not-found]
-    except ImportError:
-        raise DagcError("the pipeline front end (dagc.frontend) is not installed in this build") from None
-    return load(p, env=env, sets=dict(sets or {}))
+def load_pipeline(path: str | Path, env: str | None = None, sets: Mapping[str, Any] | None = None,
+                  var_sets: Mapping[str, Any] | None = None) -> Pipeline:
+    """The front end's loader (`--set` overrides config values, `--var` template variables)."""
+    from dagc.frontend import load_pipeline as load
+
+    return load(Path(path), env, sets=dict(sets or {}), var_sets=dict(var_sets or {}))
 
 
 @dataclass(frozen=True)
@@ -123,15 +120,18 @@ def _scan_steps(root: Path) -> dict[str, StepRef]:
 
 
 def pipeline_hash(pipeline: Pipeline) -> str:
-    """A hash of what the pipeline deploys; retry refuses when it changed (as Snowflake does)."""
+    """The manifest's content hash (what Snowflake would deploy); retry refuses when it changed."""
     try:
-        from dagc.emit.manifest import build_manifest  # type: ignore[import-not-found]
+        from dagc.emit.manifest import build_manifest
 
-        doc: Any = build_manifest(pipeline)
+        manifest = build_manifest(pipeline)
+        if isinstance(manifest.get("hash"), str):
+            return str(manifest["hash"])
+        doc: Any = {k: v for k, v in manifest.items() if k != "source"}
     except ImportError:
         doc = _ir_doc(pipeline)
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _ir_doc(value: Any) -> Any:

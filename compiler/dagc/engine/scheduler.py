@@ -98,6 +98,7 @@ class Scheduler:
         self.fin = self.p.finalizer.name if self.p.finalizer else None
         self.views = {n: TaskView(n, is_finalizer=(n == self.fin)) for n in self.tasks}
         self.ready: deque[str] = deque()
+        self.decided: set[str] = set()  # queued or terminal in this attempt: never decided twice
         self.running: dict[str, Worker] = {}
         self.first_failed: tuple[float, str, str] | None = None
         self.cancel_requested = 0  # 1: stop tasks, run the finalizer; 2: stop the finalizer too
@@ -126,7 +127,7 @@ class Scheduler:
     def execute(self, on_idle: Callable[[], None] | None = None) -> str:
         """Run this graph attempt to the end; returns the run state for it."""
         for name in self.order:
-            if self.views[name].state == rules.PENDING and self._preds_done(name):
+            if name not in self.decided and self.views[name].state == rules.PENDING and self._preds_done(name):
                 self._decide(name)
         fin_started = self.fin is None or self.views[self.fin].state != rules.PENDING
         while True:
@@ -164,6 +165,9 @@ class Scheduler:
         return all(self.views[n].state in rules.TERMINAL for n in self.order)
 
     def _decide(self, name: str) -> None:
+        if name in self.decided:
+            return
+        self.decided.add(name)
         t = self.tasks[name]
         if self.cancelled:
             self._outcome(name, rules.CANCELLED, error="the run was cancelled before this task started")
@@ -181,7 +185,7 @@ class Scheduler:
 
     def _settle(self, name: str) -> None:
         for child in self.children.get(name, ()):
-            if self.views[child].state == rules.PENDING and self._preds_done(child):
+            if child not in self.decided and self.views[child].state == rules.PENDING and self._preds_done(child):
                 self._decide(child)
 
     def _outcome(self, name: str, state: str, *, error: str | None = None) -> None:
@@ -309,9 +313,11 @@ class Scheduler:
         pending = [n for n in self.ready]
         self.ready.clear()
         for n in pending:
+            self.decided.add(n)
             self._outcome(n, rules.CANCELLED, error="the run was cancelled before this task started")
         for n in self.order:
             if self.views[n].state == rules.PENDING:
+                self.decided.add(n)
                 self._outcome(n, rules.CANCELLED, error="the run was cancelled before this task started")
 
 

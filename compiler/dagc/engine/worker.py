@@ -79,7 +79,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except BaseException as exc:  # noqa: BLE001 - every failure of user code is a task failure
         if isinstance(exc, KeyboardInterrupt):
             raise
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = _user_traceback(exc)
         message = _message(exc)
         sys.stderr.write(tb)
         print(f"--- {job['task']} failed: {message}", flush=True)
@@ -97,6 +97,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.close(saved[0])
         os.close(saved[1])
         os.close(log_fd)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the step's own frames down (the worker's frames are noise to users)."""
+    tb = exc.__traceback__
+    engine_dir = os.path.dirname(os.path.abspath(__file__))
+    while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == engine_dir:
+        tb = tb.tb_next
+    if tb is None:
+        tb = exc.__traceback__
+    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def _message(exc: BaseException) -> str:
