@@ -169,6 +169,11 @@ class StateStore:
                 probe.unlink()
             self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA busy_timeout = 60000")
+            if readonly and not self.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='task_runs'").fetchone():
+                self.conn.close()  # created a moment ago by another engine: nothing recorded yet
+                self.conn = None
+                return
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
