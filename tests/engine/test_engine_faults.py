@@ -69,7 +69,7 @@ def test_branch_returns_unknown_case(project: Path) -> None:
 def test_sql_task_with_syntax_error(project: Path) -> None:
     _, t = one(project, T("q", sql="SELEC 1 FROM"))
     assert t.state == "FAILED"
-    assert (t.error or "").startswith("`SELEC 1 FROM` failed") or "syntax error" in (t.error or "").lower()
+    assert (t.error or "").startswith("syntax error in `SELEC 1 FROM` at line 1, column 7")
     assert "Traceback" not in (t.error or "")
 
 

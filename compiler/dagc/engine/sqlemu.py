@@ -26,6 +26,12 @@ from dagc.diagnostics import DagcError
 from dagc.engine.tables import DATABASE, SCHEMA, _is_lock_error, warehouse_dir
 
 CALL_RE = re.compile(r"^\s*CALL\s+(SYSTEM\$[A-Za-z_]+)\s*\((.*)\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+UNSUPPORTED = [  # statement starts that the emulator cannot run, and how to name them
+    ("EXECUTE IMMEDIATE", "Snowflake Scripting (EXECUTE IMMEDIATE)"),
+    ("DECLARE", "a Snowflake Scripting block (DECLARE ... BEGIN ... END)"),
+    ("PUT ", "PUT (stage file upload)"),
+    ("GET ", "GET (stage file download)"),
+]
 NOTIFICATION_WRAPPERS = {"TEXT_PLAIN", "TEXT_HTML", "APPLICATION_JSON"}
 
 
@@ -167,10 +173,17 @@ class SqlRunner:
         return cur.fetch_pandas_all()
 
     def statement(self, stmt: str, where: str) -> Any:
+        head = " ".join(stmt.split()[:2]).upper()
+        for prefix, construct in UNSUPPORTED:
+            if head.startswith(prefix):
+                raise DagcError(f"{where}: {construct} is not supported by the local engine",
+                                "run this task on Snowflake, or express it as plain SQL statements")
         m = CALL_RE.match(stmt)
         if m:
             self.call(m.group(1).upper(), m.group(2), where)
             return None
+        if "SYSTEM$" not in stmt.upper():
+            self.parse(stmt, where)  # a clean syntax error instead of the emulator's
         text = self.rewrite(stmt, where)
         return self.execute(text, where)
 
@@ -184,8 +197,8 @@ class SqlRunner:
             raise DagcError(f"{where} uses SQL the local engine cannot run: {exc or 'not implemented in fakesnow'}",
                             "run this task on Snowflake, or rewrite it with constructs DuckDB/fakesnow supports") from None
         except ConnectorError as exc:
-            msg = getattr(exc, "msg", None) or str(exc)
-            raise DagcError(f"{where} failed: {msg}") from None
+            msg = re.sub(r"^\d+ \(\w+\): (None: )?", "", str(getattr(exc, "msg", None) or exc)).strip()
+            raise DagcError(f"{where} failed: {msg.splitlines()[0] if msg else type(exc).__name__}") from None
         except Exception as exc:  # duckdb errors and emulator bugs: name the construct, keep it short
             raise DagcError(f"{where} failed in the local SQL emulator: {type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''}",
