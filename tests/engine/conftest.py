@@ -66,6 +66,16 @@ def flaky(ctx, marker=""):
     return {"fixed": True}
 
 @step
+def fail_times(ctx, marker="", times=1):
+    """Fails the first `times` calls (counted in a file), then succeeds."""
+    with open(marker, "a") as fh:
+        fh.write("x\\n")
+    n = len(open(marker).read().splitlines())
+    if n <= times:
+        raise RuntimeError(f"failure {n} of {times}")
+    return {"calls": n}
+
+@step
 def count(ctx, marker=""):
     """Appends to a file each time it runs, to count executions across retries."""
     with open(marker, "a") as fh:

@@ -98,6 +98,18 @@ def _descendants(pipeline: Pipeline, start: str) -> set[str]:
     return out
 
 
+def _ancestors(pipeline: Pipeline, names: set[str]) -> set[str]:
+    """Every task some task in `names` depends on, directly or not (their values are reused)."""
+    out: set[str] = set()
+    stack = [a for n in names for a in pipeline.task(n).after]
+    while stack:
+        n = stack.pop()
+        if n not in out:
+            out.add(n)
+            stack.extend(pipeline.task(n).after)
+    return out
+
+
 def run_pipeline(
     pipeline: Pipeline,
     *,
@@ -137,12 +149,14 @@ def run_pipeline(
         selected = set(only) if only else _descendants(pipeline, from_task) | (
             {pipeline.finalizer.name} if pipeline.finalizer else set())
         forced = frozenset(only) if only else frozenset({from_task})  # type: ignore[arg-type]
+        needed = _ancestors(pipeline, selected)
         for t in pipeline.all_tasks():
             if t.name in selected:
                 continue
-            prev = store.last_success(pipeline.name, t.name)
+            prev = store.last_success(pipeline.name, t.name) if t.name in needed else None
             if prev is not None:
-                presets[t.name] = Preset(rules.SUCCEEDED, prev.return_value, prev.branch_case, prev.run_id, True)
+                presets[t.name] = Preset(rules.SUCCEEDED, prev.return_value, prev.branch_case,
+                                       prev.reused_from or prev.run_id, True)
             else:
                 presets[t.name] = Preset(rules.NOT_EXECUTED, record=True)
     return _execute(store, pipeline, steps, state_dir, project_root, run_id, started, config, presets, {}, forced,

@@ -359,7 +359,7 @@ class StateStore:
         if self.conn is None:
             return None
         row = self.conn.execute(
-            f"SELECT {_ATT_COLS.replace('run_id', 't.run_id')} FROM task_runs t JOIN runs r ON r.run_id=t.run_id"
+            f"SELECT {', '.join('t.' + c.strip() for c in _ATT_COLS.split(','))} FROM task_runs t JOIN runs r ON r.run_id=t.run_id"
             " WHERE r.pipeline=? AND t.task=? AND t.state=? ORDER BY t.ended_at DESC LIMIT 1",
             (pipeline, task, rules.SUCCEEDED)).fetchone()
         return AttemptRecord(*row) if row else None
