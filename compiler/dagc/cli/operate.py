@@ -37,6 +37,17 @@ def _remote(connection: str | None, target: str) -> bool:
     return bool(connection) or target == "snowflake"
 
 
+def _remote_module() -> Any:
+    try:
+        from dagc.snowflake import operate as remote  # type: ignore[import-not-found]
+    except ImportError as exc:
+        from dagc.diagnostics import DagcError
+
+        raise DagcError(f"Snowflake operations are not available in this build ({exc})",
+                        "drop --connection/--target snowflake to use the local engine") from None
+    return remote
+
+
 def _need_pipeline(pipeline: str | None, what: str) -> str:
     if not pipeline:
         raise click.UsageError(f"{what} on Snowflake needs the pipeline file, e.g. "
@@ -65,8 +76,7 @@ def status(args: tuple[str, ...], connection: str | None, target: str, env: str 
     pipeline, run_id = split_args(args)
     fmt = "json" if as_json else "text"
     if _remote(connection, target):
-        from dagc.snowflake import operate as remote  # type: ignore[import-not-found]
-
+        remote = _remote_module()
         return int(remote.status(_need_pipeline(pipeline, "status"), run_id, connection=connection, env=env,
                                  fmt=fmt))
     return local_status(pipeline, run_id, state_dir, fmt)
@@ -135,8 +145,7 @@ def retry(args: tuple[str, ...], connection: str | None, target: str, env: str |
     """
     pipeline, run_id = split_args(args)
     if _remote(connection, target):
-        from dagc.snowflake import operate as remote  # type: ignore[import-not-found]
-
+        remote = _remote_module()
         return int(remote.retry(_need_pipeline(pipeline, "retry"), connection=connection, env=env, wait=wait,
                                 timeout=timeout))
     from dagc.cli.local import _pipeline_name

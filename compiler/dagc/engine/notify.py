@@ -12,8 +12,6 @@ import fcntl
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,9 @@ class Notifier:
         return entry
 
     def _post(self, entry: dict[str, Any]) -> str:
+        import urllib.error
+        import urllib.request
+
         body = json.dumps(entry).encode()
         req = urllib.request.Request(self.webhook_url or "", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})

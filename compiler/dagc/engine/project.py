@@ -120,17 +120,13 @@ def _scan_steps(root: Path) -> dict[str, StepRef]:
 
 
 def pipeline_hash(pipeline: Pipeline) -> str:
-    """The manifest's content hash (what Snowflake would deploy); retry refuses when it changed."""
-    try:
-        from dagc.emit.manifest import build_manifest
+    """A hash of everything the IR says the graph is; retry refuses when it changed (as Snowflake does).
 
-        manifest = build_manifest(pipeline)
-        if isinstance(manifest.get("hash"), str):
-            return str(manifest["hash"])
-        doc: Any = {k: v for k, v in manifest.items() if k != "source"}
-    except ImportError:
-        doc = _ir_doc(pipeline)
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    Computed from the IR (not from dagc.emit.manifest, whose build is quadratic in the number of
+    tasks and would dominate the engine's overhead on large graphs); source paths and line
+    numbers are left out so moving or reformatting the file does not count as a change.
+    """
+    text = json.dumps(_ir_doc(pipeline), sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
