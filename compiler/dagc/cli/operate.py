@@ -76,8 +76,8 @@ def status(args: tuple[str, ...], connection: str | None, target: str, env: str 
     pipeline, run_id = split_args(args)
     fmt = "json" if as_json else "text"
     if _remote(connection, target):
-        remote = _remote_module()
-        return int(remote.status(_need_pipeline(pipeline, "status"), run_id, connection=connection, env=env,
+        path = _need_pipeline(pipeline, "status")
+        return int(_remote_module().status(path, run_id, connection=connection, env=env,
                                  fmt=fmt))
     return local_status(pipeline, run_id, state_dir, fmt)
 
@@ -145,8 +145,8 @@ def retry(args: tuple[str, ...], connection: str | None, target: str, env: str |
     """
     pipeline, run_id = split_args(args)
     if _remote(connection, target):
-        remote = _remote_module()
-        return int(remote.retry(_need_pipeline(pipeline, "retry"), connection=connection, env=env, wait=wait,
+        path = _need_pipeline(pipeline, "retry")
+        return int(_remote_module().retry(path, connection=connection, env=env, wait=wait,
                                 timeout=timeout))
     from dagc.cli.local import _pipeline_name
     from dagc.diagnostics import DagcError
