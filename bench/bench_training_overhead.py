@@ -56,7 +56,8 @@ def main() -> None:
     if args.plain:
         plain(args.rows)
         return
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "compiler"), str(ROOT)])}
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*extra, str(ROOT / "compiler"), str(ROOT)])}
     py = sys.executable
     plain_t, dagc_t = [], []
     for i in range(args.repeat):

@@ -60,7 +60,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(pure(args.rows)))
         return
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "compiler"), str(ROOT)])}
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*extra, str(ROOT / "compiler"), str(ROOT)])}
     out = subprocess.run([sys.executable, __file__, "--child", "--rows", str(args.rows)], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
