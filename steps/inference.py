@@ -22,13 +22,17 @@ PREDICTION_COLUMNS = ("application_id", "event_time", "score", "prediction", "mo
                       "scored_at", "scoring_date")
 
 
-def _check_predictions_schema(ctx: StepContext, table: str) -> None:
-    """An existing predictions table must have exactly our columns: appending to another is a mess."""
+def _scored_ids(ctx: StepContext, table: str) -> "object | None":
+    """Ids already in the predictions table (None if it does not exist yet), after checking its schema.
+
+    An existing table must have exactly our columns: appending to another table is a mess.
+    """
     from dagc.diagnostics import DagcError
 
     if not ctx.tables.exists(table):
-        return
-    have = [str(c).lower() for c in ctx.tables.read(table).head(0).columns]
+        return None
+    existing = ctx.tables.read(table)
+    have = [str(c).lower() for c in existing.columns]
     missing = [c for c in PREDICTION_COLUMNS if c not in have]
     extra = [c for c in have if c not in PREDICTION_COLUMNS]
     if missing or extra:
@@ -39,6 +43,8 @@ def _check_predictions_schema(ctx: StepContext, table: str) -> None:
             f"expected columns {', '.join(PREDICTION_COLUMNS)}; rename or drop {table}, or set "
             "config.predictions_table to a new table",
         )
+    existing.columns = have
+    return existing["application_id"]
 
 
 @step
@@ -116,13 +122,11 @@ def build_scoring_features(ctx: StepContext) -> dict:
     from steps.ml.runs import clear_errors, prefix, read, setting
 
     m = ctx.inputs["load_model"]
-    predictions = setting(ctx, "predictions_table")
-    _check_predictions_schema(ctx, predictions)
+    scored = _scored_ids(ctx, setting(ctx, "predictions_table"))
     apps = read(ctx, setting(ctx, "source_table"), what="source table")
     apps["event_time"] = pd.to_datetime(apps["event_time"])
     fresh = apps["event_time"] > pd.Timestamp(m["data_end"])
-    if ctx.tables.exists(predictions):
-        scored = read(ctx, predictions)["application_id"]
+    if scored is not None:
         fresh &= ~apps["application_id"].isin(scored)
     table = prefix(ctx) + "FEATURES"
     if not fresh.any():
@@ -189,13 +193,12 @@ def publish_predictions(ctx: StepContext) -> dict:
 
     p = ctx.inputs["predict"]
     table = setting(ctx, "predictions_table")
-    _check_predictions_schema(ctx, table)
+    done = _scored_ids(ctx, table)
     scores = read(ctx, p["scores_table"], what="scores scratch table")
-    if ctx.tables.exists(table) and len(scores):
-        done = read(ctx, table)["application_id"]
+    if done is not None:
         scores = scores[~scores["application_id"].isin(done)]
     written = 0
-    if len(scores) or not ctx.tables.exists(table):
+    if len(scores) or done is None:
         written = ctx.tables.write(table, scores[list(PREDICTION_COLUMNS)], mode="append")
     forward = {k: p[k] for k in ("scores_table", "model", "version", "reference", "rows")}
     return {**forward, "predictions_table": table, "written": int(written),
@@ -231,8 +234,9 @@ def report_scoring(ctx: StepContext) -> dict:
     """The stable case: record the figures (they are in the run's history)."""
     report = _drift(ctx)
     pub = ctx.inputs["publish"]
-    line = (f"{pub['written']:,} predictions from {pub['model']} {pub['version']}; stable (PSI {report['psi']:.3f}, "
-            f"positive rate {report['positive_rate'] if report['positive_rate'] is not None else 'n/a'})")
+    rate = report["positive_rate"]
+    line = (f"stable: PSI {report['psi']:.3f}, positive rate "
+            + (f"{rate:.3f} (reference {report['reference_positive_rate']:.3f})" if rate is not None else "n/a (no rows)"))
     print(line)
     from steps.ml.cleanup import mark_done
 

@@ -151,9 +151,8 @@ def evaluate_model(ctx: StepContext, decision_threshold: float = 0.5) -> dict:
     ctx.log.info("test metrics: %s", metrics_line(metrics))
     return {**{k: tr[k] for k in ("model_table", "dataset_table", "dataset_version", "data_end", "features", "params")},
             "metrics": metrics, "reference": reference, "baseline": baseline,
-            "summary": metrics_line(metrics) if baseline is None else
-            f"{metrics_line(metrics)} (default {baseline['version']}: roc_auc="
-            f"{core_metrics(baseline['metrics']).get('roc_auc', float('nan')):.4f})"}
+            "summary": "test " + " ".join(f"{k}={v:.4f}" for k, v in core_metrics(metrics).items()
+                                          if k in ("accuracy", "precision", "recall", "f1"))}
 
 
 def _decision(ctx: StepContext) -> object:
@@ -196,7 +195,7 @@ def promote_model(ctx: StepContext) -> dict:
     ctx.models.set_default(name, version)
     ctx.log.info("promoted %s %s: %s", name, version, metrics_line(ev["metrics"]))
     return {"model": name, "version": version, "test_metrics": core_metrics(ev["metrics"]),
-            "summary": f"{name} {version} is the default; test {metrics_line(ev['metrics'])}"}
+            "summary": f"{name} {version} is now the default"}
 
 
 @step
@@ -220,8 +219,13 @@ def summarize_run(ctx: StepContext) -> dict:
     promoted = ctx.inputs.get("promote")
     alerted = ctx.inputs.get("alert_gate_failed")
     outcome = promoted or alerted or {}
-    line = outcome.get("summary", "nothing to report")
-    ctx.log.info("%s", line)
+    test = outcome.get("test_metrics") or {}
+    if promoted:
+        line = f"promoted {promoted['version']}: test roc_auc={test.get('roc_auc', float('nan')):.4f} " \
+               f"log_loss={test.get('log_loss', float('nan')):.4f}"
+    else:
+        line = outcome.get("summary", "nothing to report")
+    ctx.log.info("%s; test metrics %s", line, test)
     print(line)
     from steps.ml.cleanup import mark_done
 
@@ -248,9 +252,8 @@ def cleanup_run(ctx: StepContext, retention_days: int = 30, stale_scratch_hours:
     deleted_models, deleted_datasets = apply_retention(ctx, retention_days, errors)
     result = {"dropped_tables": dropped[:50], "kept_for_retry": kept[:50], "deleted_model_versions": deleted_models[:50],
               "deleted_datasets": deleted_datasets[:50],
-              "summary": f"dropped {len(dropped)} scratch table(s)"
-                         + (f", kept {len(kept)} for a retry" if kept else "")
-                         + f", deleted {len(deleted_models)} model version(s) and {len(deleted_datasets)} dataset version(s)"}
+              "summary": f"dropped {len(dropped)} scratch" + (f", kept {len(kept)} for a retry" if kept else "")
+                         + f"; expired {len(deleted_models)} model, {len(deleted_datasets)} dataset versions"}
     ctx.log.info("%s", result["summary"])
     if errors:
         from dagc.diagnostics import DagcError

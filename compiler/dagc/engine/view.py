@@ -54,7 +54,21 @@ def note_for(state: str, error: str | None, branch_case: str | None, return_valu
         return first_line(error)
     if branch_case:
         return f"case {branch_case!r} -> {return_value}"
-    return ""
+    return summary_of(return_value)
+
+
+def summary_of(return_value: str | None) -> str:
+    """A step may return {"summary": "one line"}; the run table shows it (the ML steps do)."""
+    if not return_value or not return_value.startswith("{") or '"summary"' not in return_value:
+        return ""
+    import json
+
+    try:
+        value = json.loads(return_value)
+    except ValueError:
+        return ""
+    summary = value.get("summary") if isinstance(value, dict) else None
+    return first_line(summary) if isinstance(summary, str) else ""
 
 
 class PlainObserver:
