@@ -160,3 +160,23 @@ def test_commands_against_a_recording_schema(monkeypatch, capsys) -> None:
     assert code == 0 and schema.store == {} and "dropped 11 task(s)" in out
     code, out, err = run(["trigger", TRAINING, "--env", "prod"], capsys)
     assert code == 1 and "not deployed" in err
+
+
+def test_plans_never_show_the_pipelines_secrets(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DAGC_TEST_TOKEN", "tok-SECRET-12345")
+    f = tmp_path / "notify.yaml"
+    f.write_text(
+        "name: notify\n"
+        "warehouse: WH\n"
+        "stage: '@DB.SC.STAGE'\n"
+        "config:\n"
+        "  webhook_token: \"{{ secret('DAGC_TEST_TOKEN') }}\"\n"
+        "tasks:\n"
+        "  ping:\n"
+        "    sql: \"select '{{ secret('DAGC_TEST_TOKEN') }}'\"\n"
+    )
+    for fmt in ("text", "json"):
+        code, out, err = run(["deploy", "--dry-run", str(f), "--format", fmt], capsys)
+        assert code == 0, err
+        assert "tok-SECRET-12345" not in out + err
+        assert "REDACTED" in out
