@@ -180,3 +180,8 @@ def test_plans_never_show_the_pipelines_secrets(tmp_path: Path, capsys, monkeypa
         assert code == 0, err
         assert "tok-SECRET-12345" not in out + err
         assert "REDACTED" in out
+
+
+def test_dry_run_with_a_named_connection_that_does_not_exist_is_an_error(capsys) -> None:
+    code, out, err = run(["deploy", "--dry-run", TRAINING, "--connection", "prod"], capsys)
+    assert code == 1 and "no Snowflake connection named 'prod'" in err

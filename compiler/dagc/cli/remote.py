@@ -172,7 +172,7 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], connection: st
     limit = parse_timeout(timeout)
     p = load(pipeline, env, sets)
     want = d.desired(p, project_root=project_root_of(pipeline))
-    if dry_run and not is_configured(connection):
+    if dry_run and connection is None and not is_configured(None):  # a named connection must exist
         result = d.plan_create_all(want)
         _print_plan(result, fmt, verbose, p)
         if fmt == "text":
