@@ -157,6 +157,14 @@ class SnowflakeEmitter:
             packages=g["packages"] or None,
             use_func_return_value=False,
         )
+        for task in p.tasks:
+            for a in task.after:
+                if a in self._branches and task.name not in set(p.task(a).cases.values()):
+                    raise EmitError(
+                        f"task {task.name!r} follows branch {a!r} but is none of its cases; on Snowflake it would "
+                        "never run (dagv1 runs a branch's successors only when chosen)",
+                        f"add it to {a!r}'s cases, or make it follow one of the case tasks",
+                    )
         made: dict[str, DAGTask] = {}
         for task in p.tasks:  # topological order: predecessors exist before their successors
             made[task.name] = self._task(dag, task, g)
