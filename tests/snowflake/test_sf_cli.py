@@ -64,8 +64,16 @@ def test_plan_against_manifest_exit_codes(tmp_path: Path, capsys) -> None:
     code, out, _ = run(["plan", TRAINING, "--env", "dev", "--against", str(m)], capsys)
     assert code == 2  # drift: dev and prod differ
     assert "warehouse: PROD_WH -> DEV_WH" in out
-    assert "config.gate.threshold: 0.8 -> 0.7" in out  # one line per changed key, old -> new
-    assert "python params.rows: 1000000 -> 20000" in out  # what changed inside a Python task
+    prod, dev = (build_manifest(load_pipeline(TRAINING, env=e)) for e in ("prod", "dev"))
+    for k in sorted(set(prod["graph"]["config"]) | set(dev["graph"]["config"])):
+        old, new = prod["graph"]["config"].get(k), dev["graph"]["config"].get(k)
+        if old != new:  # one line per changed config key, old -> new
+            assert f"config.{k}: {old} -> {new}" in out
+    changed_params = [(t["name"], k, t["params"].get(k), u["params"].get(k))
+                      for t, u in zip(prod["tasks"], dev["tasks"]) for k in t["params"] if t["params"].get(k) != u["params"].get(k)]
+    assert changed_params  # the environments differ in some step parameter
+    for _, k, old, new in changed_params:  # what changed inside a Python task
+        assert f"python params.{k}: {old} -> {new}" in out
     code, _, err = run(["plan", TRAINING, "--env", "prod", "--against", str(tmp_path / "missing.json")], capsys)
     assert code == 1 and "no such file" in err
 
