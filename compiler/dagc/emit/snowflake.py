@@ -34,9 +34,7 @@ from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import DagcError
 from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, spec_text, task_spec
 
-# Snowflake limits a task schedule to between one minute and eight days (11520 minutes).
-MIN_INTERVAL_S = 60
-MAX_INTERVAL_S = 11520 * 60
+from dagc.values import MAX_INTERVAL_S, MIN_INTERVAL_S  # one limit for validate and deploy
 SERVERLESS_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-LW#?]+$")
 
