@@ -86,7 +86,7 @@ def load_pipeline(
         raise UsageError(f"{path} is a directory; give one pipeline file")
     pipeline, diags = check_file(p, env, sets=sets, var_sets=var_sets)
     if pipeline is None:
-        raise PipelineError(message="", diagnostics=diags)
+        raise PipelineError(diagnostics=diags)
     return pipeline
 
 
