@@ -110,13 +110,20 @@
       var d = el("span", { "class": "dot" }); d.style.background = STATE[s].color;
       if (s === "NOT_EXECUTED") { d.style.background = "#fff"; d.style.border = "1.5px dashed " + STATE[s].color; }
       c.appendChild(d); c.appendChild(document.createTextNode(STATE[s].label + " " + (counts[s] || 0)));
+      c.setAttribute("role", "button"); c.setAttribute("title", "show only " + STATE[s].label + " tasks (click again for all)");
+      c.addEventListener("click", function () {
+        stateFilter = stateFilter === s ? null : s;
+        legend.querySelectorAll(".chip").forEach(function (x) { x.classList.toggle("on", x.getAttribute("data-state") === stateFilter); });
+        var n = applySearch();
+        if (stateFilter && n) { var first = tasks.find(function (t) { return t.state === stateFilter; }); if (first) select(first.name, { center: current === "graph" }); }
+      });
       legend.appendChild(c);
     });
   }
   (D.warnings || []).forEach(function (w) { $("warnings").appendChild(el("div", null, "\u26a0 " + w)); });
 
   // ---------- tabs ----------
-  var current = "graph";
+  var current = "graph", stateFilter = null;
   if (!HAS_RUN) document.querySelector('.tab[data-view="timeline"]').hidden = true;
   function show(view) {
     current = view;
@@ -194,10 +201,11 @@
     g.setNode(ROOT, { width: Math.min(MAXW, Math.max(textWidth(rootLabel, FONT_NAME), textWidth(rootSub, FONT_SUB)) + 40), height: 46 });
     tasks.forEach(function (t) {
       t.sub = subLine(t);
-      var w = Math.max(textWidth(t.name, FONT_NAME) + 34, textWidth(t.sub, FONT_SUB) + 24, 120);
+      // measured text plus slack: scaled SVG text renders a little wider than canvas measures it
+      var w = Math.max(textWidth(t.name, FONT_NAME) * 1.08 + 44, textWidth(t.sub, FONT_SUB) * 1.08 + 30, 120);
       var isBranch = t.m && t.m.kind === "branch";
       t.cond = condLine(t);
-      if (t.cond) w = Math.max(w, textWidth(t.cond, FONT_SUB) + 24);
+      if (t.cond) w = Math.max(w, textWidth(t.cond, FONT_SUB) * 1.08 + 30);
       g.setNode(t.name, { width: Math.min(MAXW + (isBranch ? 28 : 0), w + (isBranch ? 28 : 0)), height: t.cond ? 64 : 50 });
     });
     var fin = M.finalizer, sinks = [];
@@ -570,18 +578,19 @@
   // ---------- search ----------
   var search = $("search");
   function applySearch() {
-    var q = search.value.trim().toLowerCase(), n = 0;
+    var q = search.value.trim().toLowerCase(), n = 0, on = !!q || !!stateFilter;
     tasks.forEach(function (t) {
-      var hit = !q || t.name.toLowerCase().indexOf(q) >= 0 || (t.m && (t.m.step || "").toLowerCase().indexOf(q) >= 0);
-      if (hit && q) n++;
+      var hit = (!q || t.name.toLowerCase().indexOf(q) >= 0 || (t.m && (t.m.step || "").toLowerCase().indexOf(q) >= 0)) &&
+                (!stateFilter || t.state === stateFilter);
+      if (hit && on) n++;
       var ne = nodeEls[t.name];
-      if (ne) { ne.el.classList.toggle("dim", !!q && !hit); ne.el.classList.toggle("match", !!q && hit); }
+      if (ne) { ne.el.classList.toggle("dim", on && !hit); ne.el.classList.toggle("match", on && hit); }
       document.querySelectorAll('[data-row="' + CSS.escape(t.name) + '"]').forEach(function (r) {
-        if (r.tagName === "TR") r.hidden = !!q && !hit; else r.classList.toggle("dim", !!q && !hit);
+        if (r.tagName === "TR") r.hidden = on && !hit; else r.classList.toggle("dim", on && !hit);
       });
     });
-    edgeEls.forEach(function (e) { e.el.classList.toggle("dim", !!q); });
-    $("search-count").textContent = q ? n + " match" + (n === 1 ? "" : "es") : "";
+    edgeEls.forEach(function (e) { e.el.classList.toggle("dim", on); });
+    $("search-count").textContent = on ? n + " match" + (n === 1 ? "" : "es") : "";
     return n;
   }
   search.addEventListener("input", applySearch);
