@@ -60,8 +60,12 @@ def consistency_warnings(manifest: Mapping[str, Any], run: RunView | None) -> li
 
 def render_report(manifest: Mapping[str, Any], run: RunView | None = None, *,
                   generated_at: _dt.datetime | None = None, warnings: list[str] | None = None,
-                  select_first_error: bool = True) -> str:
-    """The whole page as a string. `manifest` is dagc.emit.manifest.build_manifest's dict."""
+                  select_first_error: bool = True, ranker: str | None = None) -> str:
+    """The whole page as a string. `manifest` is dagc.emit.manifest.build_manifest's dict.
+
+    `ranker` forces dagre's ranking algorithm (network-simplex, tight-tree, longest-path); by
+    default the page picks network-simplex up to TIGHT_TREE_ABOVE tasks and tight-tree beyond.
+    """
     when = (generated_at or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     data = {
         "meta": {
@@ -70,6 +74,7 @@ def render_report(manifest: Mapping[str, Any], run: RunView | None = None, *,
             "mode": "run" if run is not None else "pipeline",
             "tight_above": TIGHT_TREE_ABOVE,
             "select_first_error": select_first_error,
+            "ranker": ranker,
         },
         "manifest": manifest,
         "run": run.to_dict() if run is not None else None,

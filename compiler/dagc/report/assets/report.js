@@ -194,7 +194,7 @@
     var g = new dagre.graphlib.Graph({ multigraph: false });
     var big = tasks.length > (D.meta.tight_above || 120);
     g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 44, edgesep: 12, marginx: 24, marginy: 24,
-                 ranker: big ? "tight-tree" : "network-simplex" });
+                 ranker: D.meta.ranker || (big ? "tight-tree" : "network-simplex") });
     g.setDefaultEdgeLabel(function () { return {}; });
     var rootLabel = M.pipeline;
     var rootSub = sch ? (sch.cron ? "cron " + sch.cron : "every " + sch.text) : "root";
