@@ -47,7 +47,9 @@ def test_durations_and_json_form():
     assert d["duration"] == 3.0
     assert d["config"] == {"when": "2026-01-02"}
     (td,) = d["tasks"]
-    assert td["state"] == "SUCCEEDED" and td["duration"] == 2.5
+    assert td["state"] == "SUCCEEDED"
+    assert td["duration"] == 1.0, "the deciding attempt's time, not the span including the retry wait"
+    assert TaskRunView("y", "FAILED", 10.0, 12.5).duration == 2.5
     assert [a["state"] for a in td["history"]] == ["FAILED", "SUCCEEDED"]
     assert TaskRunView("x", "SKIPPED").duration is None
     assert model.state_counts(r.tasks) == {"SUCCEEDED": 1}

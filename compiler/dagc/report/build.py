@@ -17,15 +17,28 @@ from dagc.report.html import render_report
 from dagc.report.model import RunView, state_counts
 
 
-def _load(path: str | os.PathLike[str], env: str | None, sets: Mapping[str, str] | None = None,
-          var_sets: tuple[str, ...] = ()) -> Any:
+def _load(path: str | os.PathLike[str], env: str | None, sets: Mapping[str, Any] | None = None,
+          var_sets: tuple[str, ...] = (), var_map: Mapping[str, Any] | None = None) -> Any:
     from dagc.frontend import load_pipeline
     from dagc.overlay import parse_assignment
 
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such pipeline file: {path}", "give the pipeline's YAML file, e.g. pipelines/training.yaml")
-    return load_pipeline(p, env, sets=dict(sets or {}), var_sets=dict(map(parse_assignment, var_sets)))
+    variables = dict(var_map or {})
+    variables.update(dict(map(parse_assignment, var_sets)))
+    return load_pipeline(p, env, sets=dict(sets or {}), var_sets=variables)
+
+
+def _recorded_overrides(record: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(--set, --var) a local run was started with, so the graph drawn is the one that ran.
+
+    The engine records them as {"set": {...}, "var": {...}}; a flat mapping means --set only."""
+    raw = dict(getattr(record, "sets", None) or {})
+    if isinstance(raw.get("set"), dict) or isinstance(raw.get("var"), dict):
+        return dict(raw.get("set") or {}), dict(raw.get("var") or {})
+    options = getattr(record, "options", None) or {}
+    return raw, dict(options.get("var_sets") or {})
 
 
 def summarize(manifest: Mapping[str, Any], run: RunView | None) -> str:
@@ -81,10 +94,9 @@ def build_report(*, run_id: str | None = None, pipeline_path: str | None = None,
         if not Path(source).is_file():
             raise DagcError(f"the pipeline file of run {run.run_id} is gone: {source}",
                             "point at the file: dagc report RUN_ID --pipeline PIPELINE")
-        options = getattr(record, "options", None) or {}
-        run_vars = tuple(f"{k}={v}" for k, v in (options.get("var_sets") or {}).items())
-        pipeline = _load(source, env if env is not None else record.environment, sets=getattr(record, "sets", None),
-                         var_sets=var_sets or run_vars)
+        run_sets, run_vars = _recorded_overrides(record)
+        pipeline = _load(source, env if env is not None else record.environment, sets=run_sets,
+                         var_sets=var_sets, var_map=run_vars)
         if not pipeline_path:
             warnings += _changed_warning(pipeline, record)
     manifest = build_manifest(pipeline)

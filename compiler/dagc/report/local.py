@@ -71,8 +71,13 @@ def run_view_from_records(run: Any, attempts: Iterable[Any]) -> RunView:
     for key in ("host", "source"):
         if getattr(run, key, None):
             extra[key] = getattr(run, key)
-    if getattr(run, "sets", None):
-        extra["--set"] = dict(run.sets)
+    sets = dict(getattr(run, "sets", None) or {})
+    if isinstance(sets.get("set"), dict) or isinstance(sets.get("var"), dict):
+        for flag in ("set", "var"):
+            if sets.get(flag):
+                extra[f"--{flag}"] = dict(sets[flag])
+    elif sets:
+        extra["--set"] = sets
     options = {k: v for k, v in (getattr(run, "options", None) or {}).items() if v}
     if options:
         extra["options"] = options

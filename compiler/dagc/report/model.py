@@ -117,6 +117,13 @@ class TaskRunView:
 
     @property
     def duration(self) -> float | None:
+        """How long the attempt that decided the state took (retries are counted in `attempts`).
+
+        Not the span from the first start to the last end: a graph retry can come minutes later,
+        and that wait is not the task's time."""
+        timed = [a for a in self.history if a.started_at is not None and a.ended_at is not None]
+        if timed:
+            return max(0.0, timed[-1].ended_at - timed[-1].started_at)  # type: ignore[operator]
         if self.started_at is None or self.ended_at is None:
             return None
         return max(0.0, self.ended_at - self.started_at)

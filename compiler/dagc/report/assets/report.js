@@ -94,6 +94,7 @@
     fact("ended", fmtTime(RUN.ended_at));
     fact("duration", fmtDur(RUN.duration));
     if (RUN.first_error_task) fact("first failure", RUN.first_error_task);
+    if (RUN.extra && RUN.extra["graph attempts"]) fact("graph attempts", String(RUN.extra["graph attempts"]));
   }
   fact("environment", (RUN && RUN.environment) || M.environment);
   fact("tasks", String(M.tasks.length));
@@ -536,7 +537,7 @@
         track.appendChild(bar);
         var lab = el("div", { "class": "bar-label" }, fmtDur(t.r.duration) + (t.r.attempts > 1 ? " \u00b7 " + t.r.attempts + " attempts" : "") + (t.state !== "SUCCEEDED" ? " \u00b7 " + st.label : ""));
         var endPct = (e1 - t0) / span;
-        if (endPct > 0.8) { lab.style.right = ((1 - (t.r.started_at - t0) / span) * 100 + 0.5) + "%"; } else { lab.style.left = "calc(" + (endPct * 100) + "% + 6px)"; }
+        if (endPct > 0.8) { lab.style.right = ((1 - (lastStart - t0) / span) * 100 + 0.5) + "%"; } else { lab.style.left = "calc(" + (endPct * 100) + "% + 6px)"; }
         track.appendChild(lab);
       } else {
         var l2 = el("div", { "class": "bar-label" }, (STATE[t.state] || STATE.NOT_EXECUTED).label); l2.style.left = "4px"; track.appendChild(l2);
