@@ -86,7 +86,8 @@ def build_report(*, run_id: str | None = None, pipeline_path: str | None = None,
         from dagc.report.local import load_local_run
 
         anchor = Path(pipeline_path) if pipeline_path else None
-        run, record = load_local_run(run_id, state_dir=state_dir, anchor=anchor)
+        name = _load(pipeline_path, env, var_sets=var_sets).name if pipeline_path and run_id == "latest" else None
+        run, record = load_local_run(run_id, state_dir=state_dir, anchor=anchor, pipeline_name=name)
         source = pipeline_path or record.source
         if not source:
             raise DagcError(f"run {run.run_id} does not say which pipeline file it ran",
