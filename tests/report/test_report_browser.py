@@ -217,3 +217,21 @@ def test_300_tasks_render_and_stay_usable(browser, artifacts, tmp_path):
     peak = int(note.split("at most ")[1].split(" ")[0])
     assert peak >= 10, note
     assert problems(browser) == []
+
+
+def test_hostile_text_is_shown_as_text(browser, tmp_path, training_manifest):
+    import dataclasses
+
+    evil = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script></script>'
+    run = failed_run()
+    run = dataclasses.replace(run, tasks=tuple(dataclasses.replace(t, error=evil, return_value=evil)
+                                               if t.name == "promote" else t for t in run.tasks))
+    page = tmp_path / "hostile.html"
+    page.write_text(render_report(training_manifest, run), encoding="utf-8")
+    open_page(browser, page, "#task=promote")
+    assert browser.find_element(By.ID, "detail-error").text == evil
+    assert browser.find_element(By.ID, "detail-return").text == evil
+    assert browser.execute_script("return window.pwned === undefined")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#details img")
+    assert problems(browser) == []
+

@@ -492,7 +492,12 @@
     var box0 = $("timeline");
     var timed = tasks.filter(function (t) { return t.r && t.r.started_at !== null && t.r.started_at !== undefined; });
     var untimed = tasks.filter(function (t) { return timed.indexOf(t) < 0; });
-    if (!timed.length) { box0.appendChild(el("p", { "class": "muted" }, "No task of this run has started.")); return; }
+    if (!timed.length) {
+      box0.appendChild(el("p", { "class": "muted" }, RUN.source === "snowflake" && tasks.some(function (t) { return t.r && t.r.attempts; })
+        ? "The task rows read from Snowflake carry no start and end times, so there is no timeline for this run."
+        : "No task of this run has started."));
+      return;
+    }
     var t0 = RUN.started_at || Infinity, t1 = RUN.ended_at || -Infinity;
     timed.forEach(function (t) {
       (t.r.history || []).concat([t.r]).forEach(function (a) {
