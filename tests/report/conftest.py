@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from report_fixtures import TRAINING, failed_run
+from report_fixtures import TRAINING, failed_run, make_local_run
 from dagc.report.model import RunView
 
 
@@ -25,3 +25,12 @@ def training_manifest(training_pipeline):
 @pytest.fixture()
 def run_with_failure() -> RunView:
     return failed_run()
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory):
+    """(project, pipeline file, state dir, run id) of one real engine run where `load` failed."""
+    root = tmp_path_factory.mktemp("proj")
+    path, state, run_id = make_local_run(root)
+    return root, path, state, run_id
+

@@ -141,3 +141,67 @@ def big_run(manifest: dict, fail: str = "c03_s05") -> RunView:
     return RunView(run_id="20260921T030000Z-big001", pipeline=manifest["pipeline"], state="FAILED",
                    started_at=T0, ended_at=T0 + max(end.values()) + 0.1, config={}, tasks=views,
                    first_error_task=fail, first_error="SQL compilation error")
+
+
+# A small project the real local engine runs: `load` fails, the branch's other case is skipped.
+LOCAL_STEPS = '''
+import time
+from dagc.runtime import step
+
+
+@step
+def ok(ctx, value=None):
+    print("running", ctx.task)
+    return {"task": ctx.task, "value": value}
+
+
+@step
+def slow(ctx, seconds=0.4):
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+@step
+def boom(ctx, message="boom"):
+    print("about to fail")
+    raise ValueError(message)
+
+
+@step
+def choose(ctx, case="pass"):
+    return case
+'''
+
+LOCAL_PIPELINE = """\
+name: nightly
+description: A small pipeline whose load step fails.
+config: {threshold: 0.5}
+tasks:
+  extract: {step: ok, params: {value: 1}}
+  transform_a: {step: slow, after: [extract]}
+  transform_b: {step: slow, after: [extract]}
+  gate:
+    after: [transform_a, transform_b]
+    branch: {step: choose, cases: {pass: load, fail: alert}}
+  load: {step: boom, params: {message: "warehouse NIGHTLY_WH is read-only"}, after: [gate]}
+  alert: {step: ok, after: [gate]}
+  notify: {step: ok, after: [load, alert], when: none_failed_min_one_succeeded}
+finally:
+  cleanup: {step: ok}
+"""
+
+
+def make_local_run(root: Path) -> tuple[Path, Path, str]:
+    """Run LOCAL_PIPELINE with the local engine in `root`: (pipeline file, state dir, run id)."""
+    from dagc.engine.api import run_pipeline
+    from dagc.frontend import load_pipeline
+
+    (root / "steps").mkdir(parents=True, exist_ok=True)
+    (root / "steps" / "__init__.py").write_text("")
+    (root / "steps" / "nightly.py").write_text(LOCAL_STEPS)
+    path = root / "nightly.yaml"
+    path.write_text(LOCAL_PIPELINE)
+    state = root / ".dagc"
+    result = run_pipeline(load_pipeline(path), project_root=root, state_dir=state, parallelism=2)
+    assert result.state == "FAILED", result.state
+    return path, state, result.run_id

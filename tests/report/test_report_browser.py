@@ -155,6 +155,32 @@ def test_failed_run_shows_failure_skips_and_error(browser, artifacts, tmp_path, 
     assert problems(browser) == []
 
 
+def test_real_local_run_in_the_browser(browser, artifacts, local_run):
+    """The whole path: engine run -> SQLite -> `dagc report` -> what Chromium shows."""
+    from dagc.cli.main import main
+
+    root, path, state, run_id = local_run
+    out = artifacts / "report-local-run.html"
+    with pytest.raises(SystemExit) as exc:
+        main(["report", run_id, "--state-dir", str(state), "-o", str(out)])
+    assert exc.value.code == 0
+    open_page(browser, out)
+    assert node(browser, "load").get_attribute("data-state") == "FAILED"
+    assert node(browser, "alert").get_attribute("data-state") == "SKIPPED"
+    assert node(browser, "notify").get_attribute("data-state") == "SKIPPED"
+    assert node(browser, "cleanup").get_attribute("data-state") == "SUCCEEDED"
+    # the run's first failure is selected when the page opens
+    assert browser.find_element(By.CSS_SELECTOR, "#details h2").text == "load"
+    assert "warehouse NIGHTLY_WH is read-only" in browser.find_element(By.ID, "detail-error").text
+    assert "about to fail" in browser.find_element(By.ID, "detail-log").text
+    browser.save_screenshot(str(artifacts / "report-local-run.png"))
+    browser.find_element(By.CSS_SELECTOR, '.tab[data-view="timeline"]').click()
+    note = browser.find_element(By.CSS_SELECTOR, ".gantt-note").text
+    assert "at most 2 at the same time" in note, note  # transform_a and transform_b ran together
+    browser.save_screenshot(str(artifacts / "report-local-run-timeline.png"))
+    assert problems(browser) == []
+
+
 def test_pipeline_mode_shows_settings(browser, artifacts, tmp_path, training_manifest):
     page = tmp_path / "pipeline.html"
     page.write_text(render_report(training_manifest), encoding="utf-8")
