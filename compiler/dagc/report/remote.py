@@ -102,12 +102,18 @@ def load_snowflake_run(pipeline: Any, run_id: str | None, *, connection: str | N
                        source: Any = None) -> RunView:
     """RunView of a Snowflake run of `pipeline` (an ir.Pipeline), opening a session unless `source` is given."""
     operate = _operate()
+    from dagc.snowflake.connection import snowflake_errors
+
+    conn = None
     if source is None:
         from dagc.snowflake.connection import open_schema, resolve  # heavy: only on this path
 
-        session, schema = open_schema(resolve(connection), pipeline.stage)
+        conn = resolve(connection)
+        with snowflake_errors(conn):
+            session, schema = open_schema(conn, pipeline.stage)
         source = operate.SnowflakeRunSource(schema, session, pipeline.name)
-    reports = reports_from_source(source, pipeline=pipeline.name, run_id=run_id)
+    with snowflake_errors(conn):
+        reports = reports_from_source(source, pipeline=pipeline.name, run_id=run_id)
     if not reports:
         raise DagcError(f"{pipeline.name}: no current or recent runs on Snowflake",
                         "trigger one with `dagc trigger PIPELINE`, or give a RUN_ID from `dagc status PIPELINE`")
