@@ -34,3 +34,12 @@ def local_run(tmp_path_factory):
     path, state, run_id = make_local_run(root)
     return root, path, state, run_id
 
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests left their screenshots, so a person (or CI) can look at them."""
+    from report_fixtures import ARTIFACTS
+
+    shots = sorted(ARTIFACTS.glob("report-*.png")) if ARTIFACTS.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"report screenshots ({len(shots)}): {ARTIFACTS}")

@@ -3,12 +3,14 @@ failed and a branch was skipped, built as plain RunView data (no engine needed).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dagc.report.model import AttemptView, RunView, TaskRunView
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING = ROOT / "pipelines" / "training.yaml"
+ARTIFACTS = Path(os.environ.get("DAGC_ARTIFACTS", ROOT / "out" / "artifacts"))  # screenshots of the browser tests
 T0 = 1_789_956_000.0  # 2026-09-21T02:00:00Z: a fixed start keeps the pages deterministic
 
 PROMOTE_ERROR = ("ModelRegistryError: cannot promote approval_model v7: the registry refused the alias "

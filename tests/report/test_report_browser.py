@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 
 from dagc.report.html import render_report
-from report_fixtures import PROMOTE_ERROR, ROOT, big_run, failed_run, write_big_pipeline
+from report_fixtures import ARTIFACTS, PROMOTE_ERROR, big_run, failed_run, write_big_pipeline
 from report_png import count_near
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-ARTIFACTS = Path(os.environ.get("DAGC_ARTIFACTS", ROOT / "out" / "artifacts"))
+# $DAGC_CHROMIUM / $DAGC_CHROMEDRIVER point elsewhere (another Chromium build, a Chrome on a laptop).
+CHROMIUM = os.environ.get("DAGC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = os.environ.get("DAGC_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip("the browser tests need Debian's chromium and chromium-driver (apt-get install chromium "
-                "chromium-driver; `make test` installs them)", allow_module_level=True)
+    pytest.skip(f"the browser tests need Debian's chromium and chromium-driver ({CHROMIUM} or {CHROMEDRIVER} is missing; "
+                "apt-get install chromium chromium-driver, which `make test` does)", allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser tests need selenium (pip install -e '.[dev]')")
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
