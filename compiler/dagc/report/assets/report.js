@@ -627,7 +627,8 @@
     var h = decodeURIComponent((location.hash || "").replace(/^#task=/, ""));
     if (h && byName[h]) select(h, { center: true });
     else if (HAS_RUN && RUN.first_error_task && byName[RUN.first_error_task] && D.meta.select_first_error) select(RUN.first_error_task);
-    fit();
+    // a large graph fitted whole is unreadable: open on the selected task's neighbourhood instead
+    if (selected && tasks.length > 80) { view.k = 0.9; centerOn(selected); fitted = true; } else fit();
     document.body.setAttribute("data-ready", "1");
     window.dagcReady = true;
   }
