@@ -137,9 +137,8 @@
   // ---------- graph ----------
   var svg = $("graph"), viewport = sv("g", { id: "viewport" }), nodeEls = {}, edgeEls = [];
   var view = { k: 1, x: 0, y: 0 }, gw = 0, gh = 0, laidOut = false, fitted = false;
-  svg.appendChild(sv("defs")).innerHTML = "";
   (function markers() {
-    var defs = svg.querySelector("defs");
+    var defs = svg.appendChild(sv("defs"));
     [["arrow", "#9aa0a6"], ["arrow-dark", "#5f6368"], ["arrow-hl", "#1a73e8"]].forEach(function (a) {
       var m = sv("marker", { id: a[0], viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
       m.appendChild(sv("path", { d: "M0,0 L10,5 L0,10 z", fill: a[1] }));
@@ -230,7 +229,6 @@
         g.setEdge(s, fin, o);
       });
     }
-    tasks.forEach(function (t) { if (!t.m) g.setNode(t.name, g.node(t.name)); });
     dagre.layout(g);
     window.dagcLayoutMs = performance.now() - t0;
     draw(g);
