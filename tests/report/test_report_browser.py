@@ -261,3 +261,26 @@ def test_hostile_text_is_shown_as_text(browser, tmp_path, training_manifest):
     assert not browser.find_elements(By.CSS_SELECTOR, "#details img")
     assert problems(browser) == []
 
+
+
+def test_cancelled_and_not_run_states(browser, artifacts, tmp_path, training_manifest):
+    import dataclasses
+
+    run = failed_run()
+    # on_failure was cancelled; summarize has no record at all (not part of the run)
+    tasks = tuple(dataclasses.replace(t, state="CANCELLED", started_at=t.started_at) if t.name == "on_failure" else t
+                  for t in run.tasks if t.name != "summarize")
+    page = tmp_path / "states.html"
+    page.write_text(render_report(training_manifest, dataclasses.replace(run, state="CANCELLED", tasks=tasks)), encoding="utf-8")
+    open_page(browser, page)
+    assert node(browser, "on_failure").get_attribute("data-state") == "CANCELLED"
+    assert "cancelled" in node(browser, "on_failure").text
+    assert node(browser, "summarize").get_attribute("data-state") == "NOT_EXECUTED"
+    assert "not run" in node(browser, "summarize").text
+    legend = browser.find_element(By.ID, "legend").text
+    assert "cancelled 1" in legend and "not run 1" in legend
+    assert browser.find_element(By.ID, "run-state").text == "cancelled"
+    browser.find_element(By.CSS_SELECTOR, '#legend .chip[data-state="NOT_EXECUTED"]').click()
+    assert browser.find_element(By.CSS_SELECTOR, "#details h2").text == "summarize"
+    assert "not part of it" in browser.find_element(By.ID, "details").text
+    assert problems(browser) == []
