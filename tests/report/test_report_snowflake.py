@@ -66,6 +66,7 @@ def test_snowflake_run_report():
     assert tasks["promote"]["state"] == "FAILED" and tasks["promote"]["error"] == PROMOTE_ERROR
     assert tasks["promote"]["attempts"] == 2 and [a["error"] for a in tasks["promote"]["history"]] == ["registry timeout", PROMOTE_ERROR]
     assert {tasks[n]["state"] for n in ("alert_gate_failed", "summarize", "on_failure")} == {"SKIPPED"}
+    assert tasks["summarize"]["attempts"] == 0 and tasks["train"]["attempts"] == 1
     assert tasks["quality_gate"]["return_value"] == "promote"
     assert run["config"]["model_name"] == "approval_model"  # the graph config the pipeline deploys
     assert run["started_at"] is not None and run["ended_at"] - run["started_at"] == 180

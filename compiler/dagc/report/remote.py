@@ -48,12 +48,15 @@ def run_view_from_report(report: Any, *, config: dict[str, Any] | None = None,
         ends = [_time(o, "ended_at", "completed_time") for o in outcomes]
         history = tuple(AttemptView(getattr(o, "attempt", 1) or 1, normalize_state(o.state), s, e, o.error)
                         for o, s, e in zip(outcomes, starts, ends))
+        state = normalize_state(last.state)
+        started = next((s for s in starts if s is not None), None)
+        never_ran = state in ("SKIPPED", "NOT_EXECUTED") and started is None  # history lists skipped tasks too
         tasks.append(TaskRunView(
             name=name,
-            state=normalize_state(last.state),
-            started_at=next((s for s in starts if s is not None), None),
+            state=state,
+            started_at=started,
             ended_at=ends[-1],
-            attempts=max(getattr(last, "attempt", 1) or 1, len(outcomes)),
+            attempts=0 if never_ran else max(getattr(last, "attempt", 1) or 1, len(outcomes)),
             return_value=getattr(last, "return_value", None),
             error=getattr(last, "error", None),
             history=history if len(history) > 1 else (),
