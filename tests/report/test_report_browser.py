@@ -48,6 +48,7 @@ window.addEventListener('error', e => window.__problems.push('error: ' + e.messa
 def browser():
     from selenium.webdriver.chrome.service import Service
 
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager try to download a browser or driver
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
