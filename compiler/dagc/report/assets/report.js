@@ -540,7 +540,8 @@
         track.appendChild(bar);
         var lab = el("div", { "class": "bar-label" }, fmtDur(t.r.duration) + (t.r.attempts > 1 ? " \u00b7 " + t.r.attempts + " attempts" : "") + (t.state !== "SUCCEEDED" ? " \u00b7 " + st.label : ""));
         var endPct = (e1 - t0) / span;
-        if (endPct > 0.8) { lab.style.right = ((1 - (lastStart - t0) / span) * 100 + 0.5) + "%"; } else { lab.style.left = "calc(" + (endPct * 100) + "% + 6px)"; }
+        var rowStart = hist.length > 1 ? Math.min(hist[0].started_at, lastStart) : lastStart;  // left of every bar
+        if (endPct > 0.8) { lab.style.right = ((1 - (rowStart - t0) / span) * 100 + 0.5) + "%"; } else { lab.style.left = "calc(" + (endPct * 100) + "% + 6px)"; }
         track.appendChild(lab);
       } else {
         var l2 = el("div", { "class": "bar-label" }, (STATE[t.state] || STATE.NOT_EXECUTED).label); l2.style.left = "4px"; track.appendChild(l2);
