@@ -131,6 +131,9 @@ class SqlRunner:
     def __enter__(self) -> "SqlRunner":
         from fakesnow.instance import FakeSnow
 
+        from dagc.engine.tables import release
+
+        release(self.state_dir)  # this process's Tables connection would lock fakesnow out
         warehouse_dir(self.state_dir).mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + 300
         delay = 0.002
