@@ -24,6 +24,7 @@ from dagc.yamlload import Document, Path
 
 MAX_TASKS = 1000  # Snowflake: tasks per graph, root included
 MAX_EDGES = 100  # Snowflake: predecessors per task, children per task
+MAX_CONFIG_BYTES = 1024 * 1024  # dagc's bound on the encoded graph config (it lives on the root task)
 _SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
 
 
@@ -34,6 +35,7 @@ class _Checker:
         self.registry = registry
         self.environment = environment
         self.diags: list[Diagnostic] = []
+        self.pruned: frozenset[Path] = frozenset()  # paths the schema rejected (already reported)
 
     def err(self, code: str, message: str, path: Path, hint: str | None = None, *, key: bool = False,
             severity: Severity = Severity.ERROR) -> None:
@@ -77,10 +79,18 @@ class _Checker:
         schedule = self.schedule(d.get("schedule"))
         config = d.get("config") or {}
         try:
-            encode_config(config)
+            encoded = encode_config(config)
         except ConfigEncodingError as exc:
             self.err("DAGC505", str(exc), ("config",) + tuple(exc.path),
-                     "config keys become Snowflake graph config keys; values must be JSON")
+                     "config keys become Snowflake graph config keys; values must be JSON", key=True)
+        else:
+            size = _json_size(encoded)
+            if size > MAX_CONFIG_BYTES:
+                big = max(encoded, key=lambda k: _json_size(encoded[k]))
+                self.err("DAGC508", f"config is {size / 1048576:.1f} MiB encoded; dagc allows at most "
+                         f"{MAX_CONFIG_BYTES // 1024} KiB (largest value: {big!r})", ("config",),
+                         "graph config is stored on the root task; keep data in tables or stages and put its name here",
+                         key=True)
         for key in ("warehouse", "error_integration"):
             self.name_setting(d.get(key), (key,))
         if d.get("stage") is not None and not STAGE.match(str(d["stage"])):
@@ -110,7 +120,9 @@ class _Checker:
     # ---------------------------------------------------------------- one task
     def task(self, name: str, spec: dict[str, Any], defaults: dict[str, Any], path: Path, *, finalizer: bool) -> ir.Task:
         kinds = [k for k in ("step", "sql", "branch") if k in spec]
-        if len(kinds) != 1:
+        if not kinds and any(path + (k,) in self.pruned for k in ("step", "sql", "branch")):
+            pass  # its step/sql/branch had a schema error, already reported
+        elif len(kinds) != 1:
             self.err("DAGC306", f"task {name!r} must have exactly one of step, sql or branch"
                      + (f" (it has {', '.join(kinds)})" if kinds else ""), path,
                      "step: a registered Python step; sql: a SQL body; branch: a step choosing a child", key=True)
@@ -360,7 +372,15 @@ class _Checker:
                 self.err("DAGC502", f"session parameter {k!r} is not a parameter name", path + (k,), key=True)
 
 
-def build(doc: Document, data: dict[str, Any], registry: Registry | None, environment: str | None) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
+def _json_size(value: Any) -> int:
+    import json
+
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def build(doc: Document, data: dict[str, Any], registry: Registry | None, environment: str | None,
+          pruned: frozenset[Path] = frozenset()) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
     checker = _Checker(doc, data, registry, environment)
+    checker.pruned = pruned
     pipeline = checker.build()
     return pipeline, checker.diags

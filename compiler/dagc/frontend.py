@@ -20,8 +20,40 @@ def check_file(
     sets: Mapping[str, Any] | None = None,
     var_sets: Mapping[str, Any] | None = None,
     with_steps: bool = True,
+    missing_secrets: str = "error",
 ) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
-    """Everything wrong with one pipeline file for one environment, and its IR when there is none."""
+    """Everything wrong with one pipeline file for one environment, and its IR when there is none.
+
+    missing_secrets="warn" lets an unset `secret('NAME')` pass with a warning (validation in CI,
+    which has no production secrets); compile, run and deploy keep the default "error".
+    """
+    secrets: set[str] = set()
+    pipeline, diags = _check(path, env, sets, var_sets, with_steps, missing_secrets, secrets)
+    if pipeline is not None:
+        from dataclasses import replace
+
+        from dagc.redact import config_secrets
+
+        pipeline = replace(pipeline, secrets=frozenset(secrets | config_secrets(pipeline.config)))
+    if secrets:  # a message may quote a rendered value
+        from dataclasses import replace
+
+        from dagc.redact import redact_text
+
+        diags = [replace(d, message=redact_text(d.message, secrets),
+                         hint=redact_text(d.hint, secrets) if d.hint else d.hint) for d in diags]
+    return pipeline, diags
+
+
+def _check(
+    path: str | Path,
+    env: str | None,
+    sets: Mapping[str, Any] | None,
+    var_sets: Mapping[str, Any] | None,
+    with_steps: bool,
+    missing_secrets: str,
+    secrets: set[str],
+) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
     from dagc import build, overlay, schema, template, yamlload
     from dagc.project import find_project_root
     from dagc.registry import load_registry
@@ -36,10 +68,13 @@ def check_file(
     data = doc.data
     if not isinstance(data, dict):
         return None, schema.validate(doc, data)
+    diags = schema.validate_environments(doc, data)
+    if diags:
+        return None, diags
     data, diags = overlay.apply_environment(doc, data, env)
     if var_sets:
         diags += overlay.apply_sets(doc, data, "vars", dict(var_sets))
-    data, tdiags = template.render(doc, data, env)
+    data, tdiags = template.render(doc, data, env, secrets=secrets, missing_secrets=missing_secrets)
     diags += tdiags
     if sets:
         diags += overlay.apply_sets(doc, data, "config", dict(sets))
@@ -54,7 +89,7 @@ def check_file(
     registry = load_registry(find_project_root(spath)) if with_steps else None
     if registry is not None:
         diags += registry.diagnostics
-    pipeline, bdiags = build.build(doc, data, registry, env)
+    pipeline, bdiags = build.build(doc, data, registry, env, frozenset(bad_paths))
     diags += bdiags
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)

@@ -150,6 +150,18 @@ class Pipeline:
     comment: str | None = None
     environment: str | None = None  # the --env overlay applied, if any
     source: str = ""  # path of the YAML file
+    # secret strings found while rendering (see dagc.redact); outputs mask them. Not in repr, so
+    # a log line or traceback that prints the pipeline cannot leak them.
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        """The dataclass repr with secret values masked: a log line or traceback must not leak them."""
+        from dataclasses import fields
+
+        from dagc.redact import redact_text, secrets_of
+
+        body = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return redact_text(f"Pipeline({body})", secrets_of(self))
 
     def all_tasks(self) -> Iterator[Task]:
         yield from self.tasks

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dagc.diagnostics import Diagnostic
 
@@ -20,6 +21,8 @@ class Param:
     name: str
     required: bool
     annotation: str | None = None  # source text, e.g. "int" or "float | None"
+    default: Any = None  # the default when it is a literal (see has_default); for editors' hover help
+    has_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,10 +127,20 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Param, ...]:
     for i, arg in enumerate(positional):
         if i == 0:
             continue  # the StepContext
-        out.append(Param(arg.arg, required=i < defaults_from, annotation=_ann(arg)))
+        default = a.defaults[i - defaults_from] if i >= defaults_from else None
+        out.append(Param(arg.arg, required=i < defaults_from, annotation=_ann(arg), **_default(default)))
     for arg, default in zip(a.kwonlyargs, a.kw_defaults):
-        out.append(Param(arg.arg, required=default is None, annotation=_ann(arg)))
+        out.append(Param(arg.arg, required=default is None, annotation=_ann(arg), **_default(default)))
     return tuple(out)
+
+
+def _default(node: ast.expr | None) -> dict[str, Any]:
+    if node is None:
+        return {}
+    try:
+        return {"default": ast.literal_eval(node), "has_default": True}
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return {}
 
 
 def _ann(arg: ast.arg) -> str | None:

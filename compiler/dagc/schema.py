@@ -35,6 +35,25 @@ def _validator() -> Any:
     return Draft202012Validator(schema())
 
 
+@lru_cache(maxsize=1)
+def _env_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({"type": "object", "properties": {"environments": schema()["properties"]["environments"]}})
+
+
+def validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
+    """The `environments:` section's own shape, checked before an overlay is applied (after which
+    it is gone): an overlay may not rename the pipeline or declare environments of its own."""
+    if "environments" not in data:
+        return []
+    out: dict[tuple[Any, ...], Diagnostic] = {}
+    for err in _env_validator().iter_errors({"environments": data["environments"]}):
+        for path, diag in _translate(doc, err):
+            out.setdefault((path, diag.code, diag.message), diag)
+    return sorted(out.values(), key=Diagnostic.sort_key)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None
@@ -83,6 +102,17 @@ def _translate(doc: Document, err: Any) -> list[tuple[tuple[Any, ...], Diagnosti
         pos = doc.pos(p, key=key)
         return p, Diagnostic(code, msg, doc.path, pos.line, pos.col, hint=hint, end_col=pos.end_col)
 
+    if "propertyNames" in err.relative_schema_path:  # a key that may not appear here
+        if path in (("tasks",), ("finally",)):
+            return []  # task names: reported by the checks (DAGC501) with a fuller explanation
+        key = err.instance
+        allowed = sch.get("enum")
+        hint = did_you_mean(str(key), allowed) if allowed else None
+        if allowed and not hint:
+            hint = "allowed keys here: " + ", ".join(allowed)
+        elif not allowed:
+            hint = "use letters, digits and underscores, starting with a letter or underscore"
+        return [at(path + (key,), "DAGC102", f"key {key!r} is not allowed in {_where(path)}", hint, key=True)]
     if v == "additionalProperties" and isinstance(err.instance, dict):
         allowed = list(sch.get("properties", {}))
         extras = [k for k in err.instance if k not in allowed]
@@ -109,8 +139,6 @@ def _translate(doc: Document, err: Any) -> list[tuple[tuple[Any, ...], Diagnosti
         choices = [str(c) for c in err.validator_value]
         hint = did_you_mean(str(err.instance), choices) or "one of: " + ", ".join(choices)
         return [at(path, "DAGC105", f"{err.instance!r} is not a valid value for {_where(path)}", hint)]
-    if v == "propertyNames":  # identifiers: reported by the checks with a fuller explanation
-        return []
     if v in ("oneOf", "anyOf", "pattern"):
         desc = sch.get("description") or _parent_description(path)
         return [at(path, "DAGC106", f"invalid value {err.instance!r} for {_where(path)}", desc)]

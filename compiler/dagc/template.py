@@ -13,22 +13,45 @@ import os
 import re
 from typing import Any
 
-from dagc.diagnostics import Diagnostic
+from dagc.diagnostics import Diagnostic, Severity
 from dagc.yamlload import Document, Path
 
 _SOLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
 _MISSING = object()
+MAX_RENDERED = 1_000_000  # characters one template may produce
 
 
 class _EnvVarMissing(Exception):
     pass
 
 
-def _env() -> Any:
+class _SecretMissing(Exception):
+    pass
+
+
+def _env(secrets: set[str], missing_secrets: list[str]) -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    from dagc.redact import is_secret_env_name
+
+    class _Bounded(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+        """The sandbox, plus bounds on `*` and `**` so `{{ 9**9**9 }}` or `{{ 'x' * 10**10 }}` cannot hang."""
+
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int) and isinstance(left, (int, float)) and (
+                    abs(right) > 64 or (isinstance(left, int) and abs(left).bit_length() * abs(right) > 4096)):
+                raise ValueError("exponent too large for a pipeline template")
+            if operator == "*" and any(isinstance(x, (str, list, tuple)) for x in (left, right)):
+                n = right if isinstance(right, int) else left
+                item = left if isinstance(right, int) else right
+                if isinstance(n, int) and hasattr(item, "__len__") and len(item) * max(n, 0) > MAX_RENDERED:
+                    raise ValueError(f"template result longer than {MAX_RENDERED:,} characters")
+            return super().call_binop(context, operator, left, right)
+
+    env = _Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
     def env_var(name: str, default: Any = _MISSING) -> Any:
         value = os.environ.get(name)
@@ -36,9 +59,23 @@ def _env() -> Any:
             if default is _MISSING:
                 raise _EnvVarMissing(name)
             return default
+        if is_secret_env_name(str(name)):
+            secrets.add(value)
         return value
 
-    env.globals = {"env_var": env_var}
+    def secret(name: str) -> str:
+        """A secret from the environment variable `name`: usable anywhere, masked in every output."""
+        value = os.environ.get(name)
+        if value is None:
+            if missing_secrets is None:
+                raise _SecretMissing(name)
+            missing_secrets.append(name)
+            return f"<secret {name} not set>"
+        secrets.add(value)
+        return value
+
+    env.globals = {"env_var": env_var, "secret": secret}
+    env.dagc_missing = missing_secrets  # read by _render_one to warn at the template's position
     return env
 
 
@@ -52,11 +89,18 @@ def has_templates(value: Any) -> bool:
     return False
 
 
-def render(doc: Document, data: dict[str, Any], environment: str | None) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """Render every templated string in `data`; `vars` are rendered first and then shared."""
+def render(doc: Document, data: dict[str, Any], environment: str | None, *, secrets: set[str] | None = None,
+           missing_secrets: str = "error") -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Render every templated string in `data`; `vars` are rendered first and then shared.
+
+    Secret values met on the way are added to `secrets`. An unset `secret('NAME')` is an error,
+    or with missing_secrets="warn" (validation, where CI has no secrets) a warning and a placeholder.
+    """
     if not has_templates(data):
         return data, []
-    env = _env()
+    secrets = secrets if secrets is not None else set()
+    missing: list[str] | None = [] if missing_secrets == "warn" else None
+    env = _env(secrets, missing)  # type: ignore[arg-type]
     diags: list[Diagnostic] = []
     raw_vars = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     base_ctx = {"environment": environment, "vars": {}}
@@ -82,11 +126,10 @@ def _render_one(env: Any, doc: Document, text: str, path: Path, ctx: dict[str, A
 
     pos = doc.pos(path)
     line, col = pos.line, pos.col
+    missing = getattr(env, "dagc_missing", None)
+    seen = len(missing) if missing is not None else 0
     try:
-        sole = _SOLE_EXPR.match(text)
-        if sole and "{{" not in sole.group("expr") and "{%" not in text:
-            return env.compile_expression(sole.group("expr"), undefined_to_none=False)(**ctx)
-        return env.from_string(text).render(**ctx)
+        return _evaluate(env, text, ctx)
     except UndefinedError as exc:
         msg, hint = f"template error: {exc.message}", "define it under `vars:` and use it as {{ vars.NAME }}"
         names = sorted(ctx["vars"]) if isinstance(ctx.get("vars"), dict) else []
@@ -94,6 +137,9 @@ def _render_one(env: Any, doc: Document, text: str, path: Path, ctx: dict[str, A
             hint += f" (defined: {', '.join(names)})"
     except SecurityError as exc:
         msg, hint = f"template refused by the sandbox: {exc}", "templates may use vars, environment and env_var() only"
+    except _SecretMissing as exc:
+        msg = f"template error: secret {exc.args[0]} is not set (environment variable {exc.args[0]})"
+        hint = f"export {exc.args[0]}=... before running or deploying; `dagc validate` accepts it unset"
     except _EnvVarMissing as exc:
         msg = f"template error: environment variable {exc.args[0]} is not set"
         hint = f"set it, or give a default: env_var({exc.args[0]!r}, 'value')"
@@ -105,5 +151,22 @@ def _render_one(env: Any, doc: Document, text: str, path: Path, ctx: dict[str, A
         msg, hint = f"template error: {exc}", None
     except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
         msg, hint = f"template error: {type(exc).__name__}: {exc}", None
+    finally:
+        for name in (missing or [])[seen:]:
+            diags.append(Diagnostic("DAGC211", f"secret {name} is not set; validated with a placeholder", doc.path,
+                                    line, col, hint=f"export {name}=... where the pipeline runs or deploys",
+                                    severity=Severity.WARNING))
     diags.append(Diagnostic("DAGC210", msg, doc.path, line, col, hint=hint))
     return text
+
+
+def _evaluate(env: Any, text: str, ctx: dict[str, Any]) -> Any:
+    from jinja2 import Undefined
+
+    sole = _SOLE_EXPR.match(text)
+    if sole and "{{" not in sole.group("expr") and "{%" not in text:
+        value = env.compile_expression(sole.group("expr"), undefined_to_none=False)(**ctx)
+        if isinstance(value, Undefined):  # a bare `{{ vars.nope }}` returns Undefined instead of raising
+            value._fail_with_undefined_error()
+        return value
+    return env.from_string(text).render(**ctx)

@@ -41,7 +41,7 @@ def validate_files(files: list[Path], env: str | None = None) -> list[Diagnostic
         envs: list[str | None] = [env] if env else [None, *environments_of(f)]
         seen: set[tuple[Any, ...]] = set()
         for e in envs:
-            _, diags = check_file(f, e)
+            _, diags = check_file(f, e, missing_secrets="warn")
             for d in diags:
                 key = (d.code, d.file, d.line, d.col, d.message)
                 if key not in seen:
@@ -142,9 +142,43 @@ def graph(pipeline: str, env: str | None, fmt: str) -> int:
 
 
 @click.command()
-def schema() -> int:
-    """Print the pipeline JSON Schema (Draft 2020-12), for editors and other tools."""
+@click.option("--with-steps", is_flag=True,
+              help="Specialise the schema to this project's steps: step-name enum, each step's params, branch cases.")
+@click.option("--project", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Project folder whose steps/ to read (with --with-steps).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the schema here instead of stdout.")
+def schema(with_steps: bool, project: str, output: str | None) -> int:
+    """Print the pipeline JSON Schema (Draft 2020-12), for editors and other tools.
+
+    \b
+    Examples:
+      dagc schema > pipeline.schema.json
+      dagc schema --with-steps -o schemas/pipeline.schema.json   # completion for your steps
+    Then point your editor at it, e.g. the first line of a pipeline:
+      # yaml-language-server: $schema=../schemas/pipeline.schema.json
+    """
     from dagc.schema import SCHEMA_PATH
 
-    click.echo(SCHEMA_PATH.read_text(encoding="utf-8"), nl=False)
+    if with_steps:
+        import json
+
+        from dagc.project import find_project_root
+        from dagc.registry import load_registry
+        from dagc.schema import schema as base_schema
+        from dagc.stepschema import with_steps as specialise
+
+        if not Path(project).is_dir():
+            raise UsageError(f"no such folder: {project}")
+        registry = load_registry(find_project_root(project))
+        text = json.dumps(specialise(base_schema(), registry), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = SCHEMA_PATH.read_text(encoding="utf-8")
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
     return 0

@@ -2,7 +2,8 @@
 
 It names every task by its deployed Snowflake name and carries the encoded config, so a reviewer
 sees exactly what a deploy would create, and `dagc plan --against` can diff two of them offline.
-Same input, byte-identical output: keys sorted, no timestamps, no absolute paths.
+Same input, byte-identical output: keys sorted, no timestamps, no absolute paths. Secret values
+(see dagc.redact) are masked, so the manifest can be committed and its hash does not reveal them.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
         "tasks": [_task(p, t) for t in p.all_tasks()],
         "finalizer": p.finalizer.name if p.finalizer else None,
     }
+    from dagc.redact import redact_data, secrets_of
+
+    body = redact_data(body, secrets_of(p))  # secrets never reach a reviewed or stored file
     body["hash"] = content_hash(body)
     return body
 

@@ -1,0 +1,100 @@
+"""Secrets: how a pipeline marks them, and the one function every output uses to hide them.
+
+A value is secret when
+  * a template produced it with `{{ secret('NAME') }}` (read from the environment variable NAME), or
+  * a template read it with `{{ env_var('NAME') }}` and NAME looks like a secret
+    (contains PASSWORD, PASSWD, TOKEN, SECRET, KEY, CREDENTIAL or PRIVATE), or
+  * it sits in `config:` under a key that looks like a secret (password, token, api_key, ...),
+    however it got there (literal, template or `--set`).
+
+The front end collects the secret strings into `Pipeline.secrets` (never printed: the field is
+excluded from repr). Every output that can show pipeline values (manifest, compile, plan, logs,
+run history, diagnostics) passes its text or data through `redact_text` / `redact_data` with
+`secrets_of(pipeline)`; that is the whole contract for back ends.
+
+Substring replacement hides a secret wherever it was interpolated (a SQL body, a connection
+string). Values shorter than MIN_SUBSTRING characters are replaced only where they stand alone
+(a whole config value), since replacing every "7" in a manifest would destroy it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+MASK = "***REDACTED***"
+MIN_SUBSTRING = 4
+
+SECRET_ENV_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY|CREDENTIAL|PRIVATE", re.I)
+SECRET_CONFIG_KEY = re.compile(r"(^|_)(password|passwd|secret|token|api_?key|private_?key|credentials?)($|_)", re.I)
+
+
+def is_secret_env_name(name: str) -> bool:
+    return bool(SECRET_ENV_NAME.search(name))
+
+
+def is_secret_key(key: str) -> bool:
+    """A config key whose value is treated as secret whatever its source."""
+    return bool(SECRET_CONFIG_KEY.search(str(key)))
+
+
+def config_secrets(config: Any) -> set[str]:
+    """String forms of every value under a secret-looking key of a (nested) config."""
+    out: set[str] = set()
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, secret or is_secret_key(k))
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, secret)
+        elif secret and value is not None and not isinstance(value, bool):
+            out.add(str(value))
+
+    walk(config, False)
+    return out
+
+
+def secrets_of(pipeline: Any) -> frozenset[str]:
+    """Every secret string of a pipeline (an `ir.Pipeline`, or anything with .secrets/.config)."""
+    found = set(getattr(pipeline, "secrets", ()) or ())
+    found |= config_secrets(getattr(pipeline, "config", None) or {})
+    return frozenset(s for s in found if s)
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret of at least MIN_SUBSTRING characters replaced by MASK."""
+    for s in sorted({s for s in secrets if len(s) >= MIN_SUBSTRING}, key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, MASK)
+    return text
+
+
+def redact_data(value: Any, secrets: Iterable[str], *, _secret_key: bool = False) -> Any:
+    """A copy of JSON-like data with secrets masked: whole values under secret keys, substrings elsewhere.
+
+    Mapping keys are redacted too (a secret could end up as a key), and values under
+    secret-looking keys are masked whatever their type, so `password: 1234` does not leak as an int.
+    """
+    secrets = secrets if isinstance(secrets, frozenset) else frozenset(secrets)
+    if isinstance(value, Mapping):
+        return {redact_text(str(k), secrets) if isinstance(k, str) else k:
+                redact_data(v, secrets, _secret_key=_secret_key or _key_is_secret(k))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v, secrets, _secret_key=_secret_key) for v in value]
+    if _secret_key and value is not None and not isinstance(value, bool):
+        return MASK
+    if isinstance(value, str):
+        if value in secrets:
+            return MASK
+        return redact_text(value, secrets)
+    if value is not None and not isinstance(value, bool) and str(value) in secrets:
+        return MASK
+    return value
+
+
+def _key_is_secret(key: Any) -> bool:
+    # flattened config keys ("db.password") and nested ones ("password") alike
+    return isinstance(key, str) and any(is_secret_key(part) for part in key.split("."))

@@ -1,0 +1,137 @@
+"""dagc init / new step / completion / --help / --version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dagc.cli.main import COMMANDS, cli, main
+from dagc.diagnostics import UsageError
+from dagc.frontend import check_file
+from dagc.scaffold import init_project, new_step
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_init_writes_a_project_that_validates_and_whose_tests_pass(tmp_path, capsys):
+    code, out, err = run(["init", str(tmp_path / "proj")], capsys)
+    assert code == 0 and "created" in out and "dagc validate" in err
+    proj = tmp_path / "proj"
+    pipeline, diags = check_file(proj / "pipelines" / "proj.yaml")
+    assert diags == [] and [t.step for t in pipeline.tasks] == ["greet", "count_letters"]
+    for env in ("dev", "prod"):
+        assert check_file(proj / "pipelines" / "proj.yaml", env)[1] == []
+    schema = json.loads((proj / "schemas" / "pipeline.schema.json").read_text())
+    assert schema["$defs"]["task"]["properties"]["step"]["enum"] == ["count_letters", "greet"]
+    # the generated tests, run as a user would (plain pytest in the project folder)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"], cwd=proj, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "2 passed" in res.stdout, res.stdout + res.stderr
+
+
+def test_init_never_overwrites(tmp_path, capsys):
+    init_project(tmp_path, "demo")
+    code, _, err = run(["init", str(tmp_path), "--name", "demo"], capsys)
+    assert code == 2 and "not overwriting" in err and "demo.yaml" in err
+    with pytest.raises(UsageError, match="not a valid pipeline name"):
+        init_project(tmp_path / "x", "bad-name")
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError, match="not a folder"):
+        init_project(tmp_path / "afile", "ok")
+
+
+def test_init_derives_a_name_from_the_folder(tmp_path):
+    written = init_project(tmp_path / "My Project-2")
+    assert any(p.name == "my_project_2.yaml" for p in written)
+
+
+def test_new_step_adds_a_step_and_a_test(tmp_path, capsys):
+    init_project(tmp_path, "demo")
+    code, out, _ = run(["new", "step", "load_orders", "--project", str(tmp_path)], capsys)
+    assert code == 0 and "steps/load_orders.py" in out and "test_step_load_orders.py" in out
+    pipeline = tmp_path / "pipelines" / "demo.yaml"
+    pipeline.write_text(pipeline.read_text().replace(
+        "environments:", "  load: {step: load_orders, params: {rows: 5}}\n\nenvironments:"))
+    assert check_file(pipeline)[1] == []
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "tests/test_step_load_orders.py"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("name,message", [
+    ("greet", "already exists"), ("load-orders", "not a valid step name"), ("class", "Python keyword"),
+    ("_private", "not a valid step name"),
+])
+def test_new_step_refuses(tmp_path, name, message):
+    init_project(tmp_path, "demo")
+    with pytest.raises(UsageError, match=message):
+        new_step(tmp_path, name)
+
+
+def test_new_step_outside_a_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="no steps/ folder"):
+        new_step(tmp_path, "x")
+
+
+@pytest.mark.parametrize("shell,needle", [("bash", "complete -o nosort -F"), ("zsh", "#compdef dagc"),
+                                          ("fish", "complete --no-files --command dagc")])
+def test_completion_scripts(shell, needle, capsys):
+    code, out, _ = run(["completion", shell], capsys)
+    assert code == 0 and needle in out and "_DAGC_COMPLETE" in out
+
+
+def test_completion_callback_completes_commands_and_options():
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'compiler'}{os.pathsep}{ROOT}", "_DAGC_COMPLETE": "bash_complete"}
+
+    def complete(words: str, cword: int) -> list[str]:
+        res = subprocess.run([sys.executable, "-m", "dagc"], env={**env, "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+                             capture_output=True, text=True, timeout=60)
+        return res.stdout.split()
+
+    assert "plain,validate" in complete("dagc val", 1)
+    assert "plain,--format" in complete("dagc validate --fo", 2)
+    assert {"plain,github", "plain,sarif"} <= set(complete("dagc validate --format ", 3))
+
+
+def test_version(capsys):
+    from dagc import __version__
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"dagc, version {__version__}"
+
+
+OWNED = ["validate", "compile", "graph", "schema", "init", "new", "completion"]
+
+
+@pytest.mark.parametrize("command", OWNED)
+def test_help_has_examples(command, capsys):
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0 and "Examples:" in out and f"dagc {command}" in out
+
+
+def test_new_step_help_has_examples(capsys):
+    code, out, _ = run(["new", "step", "--help"], capsys)
+    assert code == 0 and "Examples:" in out
+
+
+def test_top_level_help_lists_commands(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "Validate in CI" in out
+    for command in OWNED:
+        assert command in out
+    assert set(OWNED) <= set(COMMANDS) and cli.name is not None
