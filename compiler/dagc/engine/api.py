@@ -188,7 +188,9 @@ def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path,
                 retries_left -= 1
                 graph_attempt += 1
                 store.set_graph_attempt(run_id, graph_attempt)
-                presets, attempts, forced = _kept(current.views), dict(current.attempts), frozenset()
+                # --only/--from selections stay as they were: forced tasks run again, tasks outside
+                # the selection stay not executed
+                presets, attempts = _kept(current.views), dict(current.attempts)
     finally:
         pool.shutdown()
     store.finish_run(run_id, state, first_task, first_error)
@@ -197,8 +199,10 @@ def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path,
 
 
 def _kept(views: Mapping[str, TaskView]) -> dict[str, Preset]:
-    return {n: Preset(rules.SUCCEEDED, v.return_value, v.branch_case, v.reused_from)
+    kept = {n: Preset(rules.SUCCEEDED, v.return_value, v.branch_case, v.reused_from)
             for n, v in views.items() if v.state == rules.SUCCEEDED and not v.is_finalizer}
+    kept.update({n: Preset(rules.NOT_EXECUTED) for n, v in views.items() if v.state == rules.NOT_EXECUTED})
+    return kept
 
 
 def retry_run(
