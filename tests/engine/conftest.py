@@ -43,6 +43,11 @@ def exit_hard(ctx, code=3):
     os._exit(code)
 
 @step
+def segfault(ctx):
+    import ctypes
+    ctypes.string_at(0)
+
+@step
 def not_json(ctx):
     return {"when": object()}
 

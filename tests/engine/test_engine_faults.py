@@ -47,6 +47,12 @@ def test_step_that_calls_os_exit(project: Path) -> None:
     assert result.tasks["after"].state == "SKIPPED" and result.tasks["fin"].state == "SUCCEEDED"
 
 
+def test_step_that_crashes_the_interpreter(project: Path) -> None:
+    result, t = one(project, T("crash", "segfault"))
+    assert t.state == "FAILED" and "killed by SIGSEGV" in (t.error or "")
+    assert result.tasks["fin"].state == "SUCCEEDED"
+
+
 def test_return_value_not_json(project: Path) -> None:
     _, t = one(project, T("weird", "not_json"))
     assert t.state == "FAILED" and "not JSON" in (t.error or "")

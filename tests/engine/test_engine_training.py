@@ -10,6 +10,7 @@ Two variants, both parametrized over the tasks of pipelines/training.yaml as it 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ def test_training_task_fails_with_stand_in_steps(tmp_path: Path, monkeypatch: py
     project = stand_in_project(tmp_path / "proj")
     case = gate_case_reaching(failing)
     monkeypatch.setenv("DAGC_TEST_GATE", case)
-    p = load_pipeline(project / "pipelines" / "training.yaml")
+    # graph-level retries off here (they repeat the same injected failure; the real-steps variant keeps them)
+    p = dataclasses.replace(load_pipeline(project / "pipelines" / "training.yaml"), retries=None)
     sdir = project / ".dagc"
     fail = [failing] + (["load_source"] if failing == "on_failure" else [])  # on_failure runs only after a failure
     result = run_pipeline(p, project_root=project, state_dir=sdir, fail_tasks=fail, parallelism=2)
