@@ -254,10 +254,14 @@ def retry_run(
     fin = pipeline.finalizer.name if pipeline.finalizer else None
     presets = {n: Preset(rules.SUCCEEDED, a.return_value, a.branch_case, a.reused_from)
                for n, a in latest.items() if a.state == rules.SUCCEEDED and n != fin}
+    # a run started with --only/--from keeps its selection: outside it stays not executed
+    presets.update({n: Preset(rules.NOT_EXECUTED) for n, a in latest.items() if a.state == rules.NOT_EXECUTED})
+    forced = frozenset(rec.options.get("only") or ([rec.options["from"]] if rec.options.get("from") else []))
+    forced = frozenset(n for n in forced if n in {t.name for t in pipeline.all_tasks()})
     graph_attempt = rec.graph_attempt + 1
     store.claim_run(rec.run_id, graph_attempt)
     return _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, rec.config,
-                    presets, attempts, frozenset(), injected, parallelism, observer, webhook_url,
+                    presets, attempts, forced, injected, parallelism, observer, webhook_url,
                     graph_attempt=graph_attempt, started=time.time())
 
 
