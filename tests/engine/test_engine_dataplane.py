@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import P, T, make_project, run, states
+from engine_helpers import P, T, make_project, run, states
 from dagc.diagnostics import DagcError
 from dagc.engine.notify import read_notifications
 from dagc.engine.registry import LocalModelRegistry

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import P, T, cli_env, dagc_cmd, make_project, run, states
+from engine_helpers import P, T, cli_env, dagc_cmd, make_project, run, states
 from dagc.diagnostics import DagcError
 from dagc.engine.state import StateStore
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import P, T, cli_env, dagc_cmd, run, states
+from engine_helpers import P, T, cli_env, dagc_cmd, run, states
 from dagc.diagnostics import DagcError
 from dagc.engine.api import retry_run
 from dagc.engine.state import StateStore

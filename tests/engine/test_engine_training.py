@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, make_project
+from engine_helpers import REPO, make_project
 from dagc.engine.api import run_pipeline
 from dagc.engine.notify import read_notifications
 from dagc.engine.project import load_pipeline
