@@ -33,6 +33,7 @@ class LocalRuns:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
+        self.root = ROOT
 
     def run(self, pipeline: str, *, sets=None, var=None, fail_tasks=()):
         import json

@@ -102,8 +102,6 @@ def test_retention_deletes_superseded_versions_and_their_datasets(trained):
 def test_failed_run_keeps_scratch_for_retry_and_sweeps_stale_scratch(local):
     from dagc.engine.api import retry_run
 
-    from conftest import ROOT
-
     local.tables.write("TMP_TRAINING_20200101000000_DEADBEEF_MODEL", pd.DataFrame({"part": [0], "chunk": ["x"]}))
     r = local.run("training", fail_tasks=["evaluate"])
     assert r.state == "FAILED" and r.tasks["train"].state == "SUCCEEDED"
@@ -111,7 +109,7 @@ def test_failed_run_keeps_scratch_for_retry_and_sweeps_stale_scratch(local):
     assert not local.tables.exists("TMP_TRAINING_20200101000000_DEADBEEF_MODEL")  # stale: swept
     kept = r.values["cleanup"]["kept_for_retry"]
     assert len(kept) == 1 and kept[0].endswith("_MODEL")
-    again = retry_run(r.run_id, project_root=ROOT, state_dir=local.state_dir)
+    again = retry_run(r.run_id, project_root=local.root, state_dir=local.state_dir)
     assert again.state == "SUCCEEDED", again.first_error
     assert again.tasks["promote"].state == "SUCCEEDED"
     assert local.scratch() == []
