@@ -124,7 +124,7 @@ def evaluate_model(ctx: StepContext, decision_threshold: float = 0.5) -> dict:
     """Validation/test metrics, the test score profile (drift reference), and the champion's metrics."""
     from steps.ml import drift, train
     from steps.ml.pipeline import evaluate_model as evaluate
-    from steps.ml.runs import clear_errors, core_metrics, metrics_line, read, setting
+    from steps.ml.runs import clear_errors, core_metrics, metrics_line, prefix, read, setting
 
     tr = ctx.inputs["train"]
     data = read(ctx, tr["dataset_table"], what="dataset table")
@@ -149,7 +149,10 @@ def evaluate_model(ctx: StepContext, decision_threshold: float = 0.5) -> dict:
             if info is not None:
                 baseline = {"version": default, "metrics": dict(info.metrics), "source": "registry"}
     ctx.log.info("test metrics: %s", metrics_line(metrics))
+    sample_table = prefix(ctx) + "SAMPLE"  # Snowflake's registry infers the model signature from it
+    ctx.tables.write(sample_table, data.loc[data["split"] == "test", tr["features"]].head(20).astype("float64"))
     return {**{k: tr[k] for k in ("model_table", "dataset_table", "dataset_version", "data_end", "features", "params")},
+            "sample_table": sample_table,
             "metrics": metrics, "reference": reference, "baseline": baseline,
             "summary": "test " + " ".join(f"{k}={v:.4f}" for k, v in core_metrics(metrics).items()
                                           if k in ("accuracy", "precision", "recall", "f1"))}
@@ -191,7 +194,8 @@ def promote_model(ctx: StepContext) -> dict:
                    "dataset_version": ev["dataset_version"], "dataset_table": ev["dataset_table"],
                    "data_end": ev["data_end"], "features": ev["features"], "params": ev["params"],
                    "drift_reference": ev["reference"], "environment": ctx.environment}
-        version = ctx.models.log_model(name, model, metrics=ev["metrics"], lineage=lineage)
+        sample = read(ctx, ev["sample_table"], what="sample scratch table")[ev["features"]]
+        version = ctx.models.log_model(name, model, metrics=ev["metrics"], lineage=lineage, sample_input=sample)
     ctx.models.set_default(name, version)
     ctx.log.info("promoted %s %s: %s", name, version, metrics_line(ev["metrics"]))
     return {"model": name, "version": version, "test_metrics": core_metrics(ev["metrics"]),
