@@ -198,7 +198,7 @@ def publish_predictions(ctx: StepContext) -> dict:
     if done is not None:
         scores = scores[~scores["application_id"].isin(done)]
     written = 0
-    if len(scores) or done is None:
+    if len(scores):  # nothing new: leave the table (or its absence) as it is
         written = ctx.tables.write(table, scores[list(PREDICTION_COLUMNS)], mode="append")
     forward = {k: p[k] for k in ("scores_table", "model", "version", "reference", "rows")}
     return {**forward, "predictions_table": table, "written": int(written),

@@ -58,6 +58,14 @@ def build_dataset(
     feats[LABEL] = feats[LABEL].astype("int64")
     split = temporal_split(feats[TIME], validation_fraction, test_fraction)
     feats["split"] = split.labels.to_numpy()
+    train_rows = feats[feats["split"] == "train"]
+    hollow = [f for f in FEATURES if train_rows[f].isna().all()]
+    if hollow:
+        raise ValueError(
+            f"feature(s) {', '.join(hollow)} have no value in any of the {len(train_rows)} training rows; "
+            "check that the credit reports and county economics tables cover the applications "
+            "(same applicant ids and counties, timestamps before the events)"
+        )
     for name in SPLITS:
         part = feats.loc[feats["split"] == name, LABEL]
         if part.nunique() < 2:

@@ -95,6 +95,13 @@ def test_nan_only_feature_column(source_20k):
         _build(source_20k, apps)
 
 
+def test_features_with_no_value_at_all(source_20k):
+    """Reports for other applicants only: every credit feature is missing, which is a data problem."""
+    credit = source_20k["credit_reports"].assign(applicant_id=-1)
+    with pytest.raises(ValueError, match="credit_score, credit_age_days have no value"):
+        build_dataset(source_20k["applications"], credit, source_20k["county_economics"])
+
+
 def test_label_outside_zero_one(source_20k):
     apps = source_20k["applications"].copy()
     apps.loc[5, "approved"] = 3
