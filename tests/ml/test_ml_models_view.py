@@ -88,3 +88,17 @@ def test_models_command(registry_dir, tmp_path):
     out = runner.invoke(models, ["approval_model", "--state-dir", str(registry_dir), "--plot", "test_roc_auc",
                                  "-o", str(target)])
     assert out.exit_code == 0 and target.read_text().count("<circle") >= 3
+
+
+def test_models_command_with_no_registry_creates_nothing(tmp_path):
+    pytest.importorskip("dagc.engine.registry")
+    from click.testing import CliRunner
+
+    from dagc.cli.models import models
+
+    empty = tmp_path / "state"
+    out = CliRunner().invoke(models, ["--state-dir", str(empty)])
+    assert out.exit_code == 0 and "no models registered" in out.output
+    assert not empty.exists()
+    out = CliRunner().invoke(models, ["approval_model", "--state-dir", str(empty)], standalone_mode=False)
+    assert isinstance(out.exception, DagcError) and "no models are registered" in str(out.exception)

@@ -38,6 +38,14 @@ def models(name: str | None, split: str, plot_metric: str | None, output: str | 
     from dagc.engine.registry import LocalModelRegistry
 
     sdir = state_dir_for(find_project_root(Path.cwd()), state_dir)
+    if not (sdir / "models" / "registry.db").exists():  # a read-only command: create nothing
+        if name is not None:
+            from dagc.diagnostics import DagcError
+
+            raise DagcError(f"no model named {name!r}: no models are registered in {sdir}",
+                            "train one first: dagc run pipelines/training.yaml")
+        click.echo("[]" if as_json else f"no models registered in {sdir}; train one: dagc run pipelines/training.yaml")
+        return 0
     registry = LocalModelRegistry(sdir)
     try:
         if name is None:
