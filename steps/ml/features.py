@@ -145,8 +145,10 @@ def prior_window(
 
 
 def _codes(values: pd.Series, vocabulary: Sequence[str]) -> np.ndarray:
-    lookup = {v: float(i) for i, v in enumerate(vocabulary)}
-    return values.map(lambda v: lookup.get(v, np.nan) if isinstance(v, str) else np.nan).to_numpy(dtype="float64")
+    """Position in `vocabulary`; NaN for missing or unknown values."""
+    codes = pd.Categorical(values, categories=list(vocabulary)).codes.astype("float64")
+    codes[codes < 0] = np.nan
+    return codes
 
 
 def build_features(apps: pd.DataFrame, credit: pd.DataFrame, econ: pd.DataFrame) -> pd.DataFrame:
@@ -164,14 +166,13 @@ def build_features(apps: pd.DataFrame, credit: pd.DataFrame, econ: pd.DataFrame)
     income = pd.to_numeric(apps["applicant_income"], errors="coerce").astype("float64")
     income = income.where(income > 0)
     loan = pd.to_numeric(apps["loan_amount"], errors="coerce").astype("float64")
-    out = pd.DataFrame({ID: apps[ID].to_numpy(), TIME: apps[TIME].to_numpy()})
-    if LABEL in apps.columns:
-        out[LABEL] = pd.to_numeric(apps[LABEL], errors="coerce").to_numpy()
-
     cr = as_of_join(apps, credit, left_on=TIME, right_on="reported_at", by="applicant_id", columns=["credit_score", "reported_at"])
     ec = as_of_join(apps, econ, left_on=TIME, right_on="as_of", by="county", columns=["unemployment_rate", "house_price_index", "as_of"])
-    out["credit_reported_at"] = cr["reported_at"].to_numpy()
-    out["economics_as_of"] = ec["as_of"].to_numpy()
+    cols: dict[str, object] = {ID: apps[ID].to_numpy(), TIME: apps[TIME].to_numpy()}
+    if LABEL in apps.columns:
+        cols[LABEL] = pd.to_numeric(apps[LABEL], errors="coerce").to_numpy()
+    cols["credit_reported_at"] = cr["reported_at"].to_numpy()
+    cols["economics_as_of"] = ec["as_of"].to_numpy()
 
     lti = (loan / income).to_numpy()
     apps_30d, _ = prior_window(apps[TIME], apps["county"], None, pd.Timedelta(days=30))
@@ -200,8 +201,8 @@ def build_features(apps: pd.DataFrame, credit: pd.DataFrame, econ: pd.DataFrame)
             "county_code": _codes(apps["county"], COUNTIES),
         }
     for name in FEATURES:
-        out[name] = feats[name].astype("float64")
-    return out
+        cols[name] = np.asarray(feats[name], dtype="float64")
+    return pd.DataFrame(cols)  # built at once: adding columns one by one fragments the frame
 
 
 def all_missing_columns(apps: pd.DataFrame) -> list[str]:
