@@ -239,6 +239,11 @@ class _Checker:
             if len(kids) > MAX_EDGES:
                 self.err("DAGC309", f"task {n!r} has {len(kids)} children; Snowflake allows at most {MAX_EDGES}",
                          ("tasks", n), "insert intermediate tasks to fan out", key=True)
+        roots = [t.name for t in tasks if not t.after]
+        if len(roots) > MAX_EDGES:  # tasks without `after` are children of the graph's root task
+            self.err("DAGC309", f"{len(roots)} tasks have no `after`, so the root task has {len(roots)} children; "
+                     f"Snowflake allows at most {MAX_EDGES}", ("tasks",),
+                     "group them under intermediate tasks (each can start up to 100 others)", key=True)
         for t in tasks:
             if not t.is_branch:
                 continue
