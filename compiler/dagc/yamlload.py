@@ -156,6 +156,8 @@ def _scalar_value(ev: Any, path: str) -> Any:
         tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
     if tag == "tag:yaml.org,2002:merge":
         return "<<"
+    if tag == "tag:yaml.org,2002:str":  # most scalars: no need for the (slow) constructor
+        return ev.value
     if not tag.startswith("tag:yaml.org,2002:"):
         raise _LoadError(_diag("DAGC007", f"unsupported YAML tag {tag!r}", path, ev.start_mark.line + 1,
                                ev.start_mark.column + 1, hint="pipelines use plain YAML values only"))

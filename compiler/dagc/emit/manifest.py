@@ -27,8 +27,18 @@ def _schedule(s: ir.Schedule | None) -> dict[str, Any] | None:
     return None
 
 
-def _task(p: ir.Pipeline, t: ir.Task) -> dict[str, Any]:
-    parent = next(((b.name, case) for b in p.tasks if b.is_branch for case, child in b.cases.items() if child == t.name), None)
+def _branch_parents(p: ir.Pipeline) -> dict[str, tuple[str, str]]:
+    """child -> (branch, case), computed once: a per-task search made compile quadratic."""
+    out: dict[str, tuple[str, str]] = {}
+    for b in p.tasks:
+        if b.is_branch:
+            for case, child in b.cases.items():
+                out.setdefault(child, (b.name, case))
+    return out
+
+
+def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    parent = parents.get(t.name)
     return {
         "name": t.name,
         "snowflake_name": p.snowflake_name(t.name),
@@ -53,6 +63,7 @@ def _task(p: ir.Pipeline, t: ir.Task) -> dict[str, Any]:
 
 
 def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
+    parents = _branch_parents(p)
     body: dict[str, Any] = {
         "dagc_manifest": MANIFEST_VERSION,
         "pipeline": p.name,
@@ -75,7 +86,7 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
             "session_parameters": ir.thaw(p.session_parameters),
             "comment": p.comment,
         },
-        "tasks": [_task(p, t) for t in p.all_tasks()],
+        "tasks": [_task(p, t, parents) for t in p.all_tasks()],
         "finalizer": p.finalizer.name if p.finalizer else None,
     }
     from dagc.redact import redact_data, secrets_of
