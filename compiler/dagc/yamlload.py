@@ -9,6 +9,7 @@ with an explicit stack, fixes all four and keeps every error pointing at a line 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +67,9 @@ def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     """Read a file as UTF-8 within the size limit; report bad bytes by line and column."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size
+            # read(n) allocates n bytes up front: ask for the file's size, bounded by the limit
+            raw = fh.read(min(size, MAX_FILE_BYTES) + 1) if size <= MAX_FILE_BYTES else fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, [_diag("DAGC001", f"cannot read file: {exc.strerror}", path, 0, 0)]
     if len(raw) > MAX_FILE_BYTES:
