@@ -73,8 +73,10 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         from dagc.diagnostics import UsageError
 
         raise UsageError(f"expected KEY=VALUE, got {text!r}", hint="for example: --set gate.threshold=0.8")
+    if len(raw) > 256:  # a scalar literal is short; a long value is text (PyYAML would take seconds on 10 MB)
+        return key.strip(), raw
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, (dict, list)):
