@@ -1,45 +1,265 @@
-"""Inference pipeline steps. STUBS with the final signatures: the ML-pipelines issue fills them in."""
+"""Inference pipeline steps (pipelines/inference.yaml): score new applications with the default model.
+
+- ingest_new_applications  appends the next day of new, undecided applications (synthetic, the same
+                           world as the training data), once per run (a log table makes retries safe);
+- load_default_model       finds the default version (fails clearly if there is none);
+- build_scoring_features   features for the newest unscored rows: after the model's training
+                           data and not in the predictions table yet, with the same point-in-time
+                           feature code as training;
+- predict                  scores them into a per-run scratch table;
+- publish_predictions      appends them to the predictions table with model name, version and
+                           time; rows already there are not written again (idempotent);
+- drift_check              "stable" or "drifted" (score PSI and positive-rate shift against the
+                           model's test-set profile), then report_scoring or alert_drift;
+- cleanup_scoring          drops the run's scratch tables, whatever happened.
+"""
 
 from __future__ import annotations
 
 from steps import StepContext, step
 
+PREDICTION_COLUMNS = ("application_id", "event_time", "score", "prediction", "model_name", "model_version",
+                      "scored_at", "scoring_date")
+
+
+def _check_predictions_schema(ctx: StepContext, table: str) -> None:
+    """An existing predictions table must have exactly our columns: appending to another is a mess."""
+    from dagc.diagnostics import DagcError
+
+    if not ctx.tables.exists(table):
+        return
+    have = [str(c).lower() for c in ctx.tables.read(table).head(0).columns]
+    missing = [c for c in PREDICTION_COLUMNS if c not in have]
+    extra = [c for c in have if c not in PREDICTION_COLUMNS]
+    if missing or extra:
+        raise DagcError(
+            f"predictions table {table} has a different schema: "
+            + "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
+                                    f"unexpected {', '.join(extra)}" if extra else "") if p),
+            f"expected columns {', '.join(PREDICTION_COLUMNS)}; rename or drop {table}, or set "
+            "config.predictions_table to a new table",
+        )
+
 
 @step
-def ingest_new_applications(ctx: StepContext, rows: int = 2000) -> dict:
-    raise NotImplementedError("stub")
+def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, shift: float = 0.0) -> dict:
+    """Append a day of new applications after the newest one; once per run (a retry adds nothing).
+
+    `shift` (0..1) simulates a macro shock (lower incomes and credit), to see the drift alert.
+    """
+    import pandas as pd
+
+    from steps.ml.data import generate_batch
+    from steps.ml.runs import clear_errors, read, setting, utc
+
+    source = setting(ctx, "source_table")
+    hint = "run the training pipeline first (dagc run pipelines/training.yaml): it creates the source tables"
+    apps = read(ctx, source, what="source table", hint=hint)
+    log_table = f"{source}_INGESTS"
+    log = read(ctx, log_table) if ctx.tables.exists(log_table) else None
+    mine = log[log["run_id"].astype(str) == ctx.run_id] if log is not None else None
+    if mine is not None and len(mine) and (apps["application_id"] >= int(mine["first_id"].iloc[0])).any():
+        ctx.log.info("this run's batch is already ingested")
+        return {"ingested": 0, "summary": "batch already ingested by this run"}
+    if apps.empty:
+        from dagc.diagnostics import DagcError
+
+        raise DagcError(f"source table {source} is empty: there is no history to continue", hint)
+    first_id = int(apps["application_id"].max()) + 1
+    after = pd.Timestamp(pd.to_datetime(apps["event_time"]).max())
+    with clear_errors("ingest_new_applications"):
+        batch = generate_batch(int(rows), int(seed), after=after, first_id=first_id, shift=float(shift))
+    entry = pd.DataFrame([{"run_id": ctx.run_id, "ingested_at": pd.Timestamp(utc(ctx.scheduled_at)),
+                           "first_id": first_id, "rows": int(rows), "shift": float(shift)}])
+    if log is not None:
+        entry = pd.concat([log[log["run_id"].astype(str) != ctx.run_id], entry], ignore_index=True)
+    ctx.tables.write(log_table, entry)  # intent first: a retry of this run finds it
+    econ_table = setting(ctx, "economics_table")
+    econ = read(ctx, econ_table, what="county economics table", hint=hint)
+    new_weeks = batch["county_economics"][batch["county_economics"]["as_of"] > pd.to_datetime(econ["as_of"]).max()]
+    if len(new_weeks):
+        ctx.tables.write(econ_table, new_weeks, mode="append")
+    ctx.tables.write(setting(ctx, "credit_table"), batch["credit_reports"], mode="append")
+    ctx.tables.write(source, batch["applications"], mode="append")
+    return {"ingested": int(rows), "first_id": first_id,
+            "summary": f"{rows:,} new applications after {after}"}
 
 
 @step
 def load_default_model(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """The default version of config.model_name and what scoring needs from its lineage."""
+    from dagc.diagnostics import DagcError
+    from steps.ml.runs import setting
+
+    name = setting(ctx, "model_name")
+    version = ctx.models.get_default(name)
+    if version is None:
+        raise DagcError(f"model {name} has no default version: there is nothing to score with",
+                        "train and promote one first: dagc run pipelines/training.yaml")
+    info = next(v for v in ctx.models.versions(name) if v.version == version)
+    lineage = dict(info.lineage)
+    missing = [k for k in ("features", "drift_reference", "data_end") if k not in lineage]
+    if missing:
+        raise DagcError(f"model {name} {version} lacks lineage {', '.join(missing)}",
+                        "it was not logged by the training pipeline's promote_model step; promote a model with it")
+    return {"model": name, "version": version, "features": lineage["features"], "reference": lineage["drift_reference"],
+            "data_end": lineage["data_end"], "dataset_version": lineage.get("dataset_version"),
+            "summary": f"{name} {version}"}
 
 
 @step
 def build_scoring_features(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """Point-in-time features for applications newer than the model's data and not yet scored."""
+    import pandas as pd
+
+    from steps.ml.features import MAX_WINDOW, build_features
+    from steps.ml.runs import clear_errors, prefix, read, setting
+
+    m = ctx.inputs["load_model"]
+    predictions = setting(ctx, "predictions_table")
+    _check_predictions_schema(ctx, predictions)
+    apps = read(ctx, setting(ctx, "source_table"), what="source table")
+    apps["event_time"] = pd.to_datetime(apps["event_time"])
+    fresh = apps["event_time"] > pd.Timestamp(m["data_end"])
+    if ctx.tables.exists(predictions):
+        scored = read(ctx, predictions)["application_id"]
+        fresh &= ~apps["application_id"].isin(scored)
+    table = prefix(ctx) + "FEATURES"
+    if not fresh.any():
+        ctx.log.info("no unscored applications")
+        ctx.tables.write(table, pd.DataFrame({"application_id": pd.Series([], dtype="int64")}))
+        return {"features_table": table, "rows": 0, "summary": "nothing new to score"}
+    since = apps.loc[fresh, "event_time"].min() - MAX_WINDOW  # history the windows need
+    history = apps[(apps["event_time"] >= since) | fresh]
+    credit = read(ctx, setting(ctx, "credit_table"), what="credit reports table")
+    econ = read(ctx, setting(ctx, "economics_table"), what="county economics table")
+    with clear_errors("build_scoring_features"):
+        feats = build_features(history, credit, econ)
+    ids = set(apps.loc[fresh, "application_id"])
+    feats = feats[feats["application_id"].isin(ids)]
+    missing = [f for f in m["features"] if f not in feats.columns]
+    if missing:
+        from dagc.diagnostics import DagcError
+
+        raise DagcError(f"model {m['model']} {m['version']} needs feature(s) this code no longer builds: "
+                        f"{', '.join(missing)}", "retrain and promote a model with the current feature code")
+    ctx.tables.write(table, feats[["application_id", "event_time", *m["features"]]])
+    return {"features_table": table, "rows": int(len(feats)), "summary": f"{len(feats):,} rows to score"}
 
 
 @step
 def predict(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """Score the feature rows with the exact version load_model chose."""
+    import pandas as pd
 
+    from steps.ml.runs import prefix, read, utc
+    from steps.ml.train import predict_proba
 
-@step
-def drift_check(ctx: StepContext) -> str:
-    raise NotImplementedError("stub")
+    m, f = ctx.inputs["load_model"], ctx.inputs["build_features"]
+    feats = read(ctx, f["features_table"], what="features scratch table")
+    threshold = float(m["reference"].get("threshold", 0.5))
+    if len(feats):
+        scores = predict_proba(ctx.models.load(m["model"], m["version"]), feats, m["features"])
+    else:
+        scores = []
+    now = utc(ctx.scheduled_at)
+    out = pd.DataFrame({
+        "application_id": feats["application_id"].astype("int64") if len(feats) else pd.Series([], dtype="int64"),
+        "event_time": pd.to_datetime(feats["event_time"]) if len(feats) else pd.Series([], dtype="datetime64[ns]"),
+        "score": pd.Series(scores, dtype="float64"),
+    })
+    out["prediction"] = (out["score"] >= threshold).astype("int64")
+    out["model_name"] = m["model"]
+    out["model_version"] = m["version"]
+    out["scored_at"] = pd.Timestamp(now)  # UTC, without a zone (Snowflake TIMESTAMP_NTZ)
+    out["scoring_date"] = now.date().isoformat()
+    table = prefix(ctx) + "SCORES"
+    ctx.tables.write(table, out[list(PREDICTION_COLUMNS)])
+    rate = float(out["prediction"].mean()) if len(out) else None
+    return {"scores_table": table, "rows": int(len(out)), "model": m["model"], "version": m["version"],
+            "reference": m["reference"], "positive_rate": rate,
+            "summary": f"{len(out):,} scored with {m['model']} {m['version']}"
+                       + (f", {rate:.1%} predicted approved" if rate is not None else "")}
 
 
 @step
 def publish_predictions(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """Append the run's predictions; rows already in the table are left alone (re-runs are no-ops)."""
+    from steps.ml.runs import read, setting
+
+    p = ctx.inputs["predict"]
+    table = setting(ctx, "predictions_table")
+    _check_predictions_schema(ctx, table)
+    scores = read(ctx, p["scores_table"], what="scores scratch table")
+    if ctx.tables.exists(table) and len(scores):
+        done = read(ctx, table)["application_id"]
+        scores = scores[~scores["application_id"].isin(done)]
+    written = 0
+    if len(scores) or not ctx.tables.exists(table):
+        written = ctx.tables.write(table, scores[list(PREDICTION_COLUMNS)], mode="append")
+    forward = {k: p[k] for k in ("scores_table", "model", "version", "reference", "rows")}
+    return {**forward, "predictions_table": table, "written": int(written),
+            "summary": f"{written:,} predictions appended to {table} ({p['model']} {p['version']})"}
+
+
+def _drift(ctx: StepContext) -> dict:
+    from steps.ml import drift
+    from steps.ml.runs import clear_errors, read
+
+    pub = ctx.inputs["publish"]
+    cfg = dict(ctx.config.get("drift") or {})
+    scores = read(ctx, pub["scores_table"], what="scores scratch table")["score"].to_numpy(dtype="float64")
+    with clear_errors("drift check"):
+        try:
+            max_psi = float(cfg.get("max_score_psi", 0.25))
+            max_shift = float(cfg.get("max_positive_rate_shift", 0.15))
+        except (TypeError, ValueError):
+            raise ValueError(f"config.drift thresholds must be numbers, got {cfg}") from None
+        return drift.check(pub["reference"], scores, max_psi=max_psi, max_positive_rate_shift=max_shift)
+
+
+@step
+def drift_check(ctx: StepContext) -> str:
+    """"drifted" when the score PSI or the positive-rate shift exceeds config.drift, else "stable"."""
+    report = _drift(ctx)
+    ctx.log.info("drift: %s", report)
+    return "drifted" if report["drifted"] else "stable"
+
+
+@step
+def report_scoring(ctx: StepContext) -> dict:
+    """The stable case: record the figures (they are in the run's history)."""
+    report = _drift(ctx)
+    pub = ctx.inputs["publish"]
+    line = (f"{pub['written']:,} predictions from {pub['model']} {pub['version']}; stable (PSI {report['psi']:.3f}, "
+            f"positive rate {report['positive_rate'] if report['positive_rate'] is not None else 'n/a'})")
+    print(line)
+    return {**report, "summary": line}
 
 
 @step
 def alert_drift(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """The drifted case: notify through the notification integration."""
+    from steps.ml.runs import setting
+
+    report = _drift(ctx)
+    pub = ctx.inputs["publish"]
+    message = (f"Scores of {pub['rows']:,} new applications by {pub['model']} {pub['version']} drifted from the "
+               f"model's test profile: {'; '.join(report['reasons'])}. Run {ctx.run_id} of {ctx.pipeline}.")
+    ctx.notify(f"dagc: prediction drift for {setting(ctx, 'model_name')}", message,
+               integration=ctx.config.get("notification_integration"))
+    return {**report, "alerted": True, "summary": "drift: " + "; ".join(report["reasons"])}
 
 
 @step
-def cleanup_scoring(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+def cleanup_scoring(ctx: StepContext, stale_scratch_hours: int = 24) -> dict:
+    """Drop the run's scratch tables (and stale ones of crashed runs)."""
+    from steps.ml.cleanup import drop_scratch
+
+    errors: list[str] = []
+    dropped = drop_scratch(ctx, stale_scratch_hours, errors)
+    if errors:
+        from dagc.diagnostics import DagcError
+
+        raise DagcError("cleanup incomplete: " + "; ".join(errors))
+    return {"dropped_tables": dropped[:50], "summary": f"dropped {len(dropped)} scratch table(s)"}

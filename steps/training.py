@@ -1,4 +1,20 @@
-"""Training pipeline steps. STUBS with the final signatures: the ML-pipelines issue fills them in."""
+"""Training pipeline steps (pipelines/training.yaml): thin wrappers over steps/ml.
+
+Data flow between tasks. Return values are small JSON (names, counts, metrics), never data:
+- load_source      creates the source tables with synthetic applications if they are missing;
+- build_dataset    writes a dataset VERSION table <MODEL>_DATASET_<run> (kept, listed in
+                   <MODEL>_DATASETS, referenced by the model's lineage; retention removes it);
+- train_xgboost    writes the fitted model, as XGBoost's portable format in base64 rows, to the
+                   per-run scratch table TMP_..._MODEL. An unpromoted model never enters the
+                   registry: only promote_model logs a version, so the registry holds promoted
+                   models only, each with its metrics and lineage;
+- evaluate_model   scores validation and test, and the current default model on the same test
+                   rows (a fair champion/challenger comparison), and forwards what later steps need;
+- metric_gate      returns "pass" or "fail";
+- promote_model / alert_gate_failed, then summarize_run; cleanup_run always runs last.
+Scratch tables are named from the run id (steps/ml/naming.py), so the finalizer, which has no
+predecessors, can find and drop them.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +22,231 @@ from steps import StepContext, step
 
 
 @step
-def load_source(ctx: StepContext, rows: int = 20000, seed: int = 7) -> dict:
-    raise NotImplementedError("stub: filled in by the ML-pipelines issue")
+def load_source(ctx: StepContext, rows: int = 50000, seed: int = 7) -> dict:
+    """Create the source tables with `rows` synthetic applications unless they exist."""
+    from steps.ml import gate
+    from steps.ml.runs import clear_errors, setting
+
+    with clear_errors("config.gate"):  # fail before any training time is spent
+        gate.parse_config(ctx.config.get("gate"))
+    source = setting(ctx, "source_table")
+    if ctx.tables.exists(source):
+        ctx.log.info("source table %s exists; not generating data", source)
+        return {"source_table": source, "created": False, "summary": f"{source} exists"}
+
+    from steps.ml.data import generate_source
+
+    with clear_errors("load_source"):
+        data = generate_source(int(rows), int(seed))
+    written = {}
+    for key, table in (("county_economics", setting(ctx, "economics_table")),
+                       ("credit_reports", setting(ctx, "credit_table")),
+                       ("applications", source)):  # the source last: its existence means "loaded"
+        written[table] = ctx.tables.write(table, data[key])
+    ctx.log.info("generated %s", written)
+    return {"source_table": source, "created": True, "rows": written,
+            "summary": f"generated {written[source]:,} applications"}
 
 
 @step
 def build_dataset(ctx: StepContext, validation_fraction: float = 0.15, test_fraction: float = 0.15) -> dict:
-    raise NotImplementedError("stub")
+    """Labelled events + as-of features + temporal split, saved as a dataset version."""
+    import pandas as pd
+
+    from steps.ml import naming
+    from steps.ml.pipeline import build_dataset as build
+    from steps.ml.runs import clear_errors, read, setting, utc
+
+    source = setting(ctx, "source_table")
+    hint = "run load_source first, or point config.source_table at your table"
+    apps = read(ctx, source, what="source table", hint=hint)
+    credit = read(ctx, setting(ctx, "credit_table"), what="credit reports table", hint=hint)
+    econ = read(ctx, setting(ctx, "economics_table"), what="county economics table", hint=hint)
+    with clear_errors("build_dataset"):
+        dataset, info = build(apps, credit, econ, validation_fraction=validation_fraction,
+                              test_fraction=test_fraction, source=source)
+
+    model = setting(ctx, "model_name")
+    version = naming.dataset_version(ctx.run_id)
+    table = naming.dataset_table(model, version)
+    catalog = naming.dataset_catalog(model)
+    entry = pd.DataFrame([{
+        "version": version, "table_name": table, "run_id": ctx.run_id, "created_at": pd.Timestamp(utc(ctx.scheduled_at)),
+        "rows": int(len(dataset)), "train_rows": info["rows"]["train"], "validation_rows": info["rows"]["validation"],
+        "test_rows": info["rows"]["test"], "data_end": pd.Timestamp(info["data_end"]),
+    }])
+    if ctx.tables.exists(catalog):  # a retry replaces its own entry
+        old = read(ctx, catalog)
+        entry = pd.concat([old[old["version"] != version], entry], ignore_index=True)
+    ctx.tables.write(catalog, entry)  # catalog first: the finalizer can always find the table
+    ctx.tables.write(table, dataset)
+    ctx.log.info("dataset %s: %s", table, info["rows"])
+    return {"dataset_table": table, "dataset_version": version, **info,
+            "summary": f"{len(dataset):,} rows: " + ", ".join(f"{k} {v:,}" for k, v in info["rows"].items())}
 
 
 @step
-def train_xgboost(ctx: StepContext, max_depth: int = 6, n_estimators: int = 200, learning_rate: float = 0.1) -> dict:
-    raise NotImplementedError("stub")
+def train_xgboost(ctx: StepContext, max_depth: int = 6, n_estimators: int = 200, learning_rate: float = 0.1,
+                  subsample: float = 0.9, early_stopping_rounds: int = 25, seed: int = 0) -> dict:
+    """XGBoost (hist) with early stopping on the validation split; the model goes to a scratch table.
+
+    With `compute:` on Snowflake this step runs as an ML Job on the compute pool; locally, and in
+    the job, it is the same in-process code.
+    """
+    import time
+
+    from steps.ml import train
+    from steps.ml.pipeline import fit_model
+    from steps.ml.runs import clear_errors, prefix, read
+
+    ds = ctx.inputs["build_dataset"]
+    data = read(ctx, ds["dataset_table"], what="dataset table")
+    data = data[data["split"] != "test"]  # training never touches the test rows
+    params = {"max_depth": int(max_depth), "n_estimators": int(n_estimators), "learning_rate": float(learning_rate),
+              "subsample": float(subsample), "early_stopping_rounds": int(early_stopping_rounds)}
+    started = time.perf_counter()
+    with clear_errors("train_xgboost"):
+        model = fit_model(data, params, seed=int(seed))
+    seconds = time.perf_counter() - started
+    table = prefix(ctx) + "MODEL"
+    ctx.tables.write(table, train.to_frame(train.to_bytes(model)))
+    best = int(getattr(model, "best_iteration", n_estimators - 1) or 0)
+    ctx.log.info("trained in %.2fs, best iteration %d", seconds, best)
+    return {"model_table": table, "dataset_table": ds["dataset_table"], "dataset_version": ds["dataset_version"],
+            "data_end": ds["data_end"], "features": ds["features"], "params": params, "best_iteration": best,
+            "train_rows": int((data["split"] == "train").sum()), "seconds": round(seconds, 3),
+            "threads": train.n_jobs(int((data["split"] == "train").sum())),
+            "summary": f"{best + 1} trees in {seconds:.1f}s"}
 
 
 @step
-def evaluate_model(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+def evaluate_model(ctx: StepContext, decision_threshold: float = 0.5) -> dict:
+    """Validation/test metrics, the test score profile (drift reference), and the champion's metrics."""
+    from steps.ml import drift, train
+    from steps.ml.pipeline import evaluate_model as evaluate
+    from steps.ml.runs import clear_errors, core_metrics, metrics_line, read, setting
+
+    tr = ctx.inputs["train"]
+    data = read(ctx, tr["dataset_table"], what="dataset table")
+    data = data[data["split"] != "train"]
+    model = train.from_bytes(train.from_frame(read(ctx, tr["model_table"], what="model scratch table")))
+    with clear_errors("evaluate_model"):
+        metrics, scores = evaluate(model, data, float(decision_threshold))
+        reference = drift.profile(scores, float(decision_threshold))
+
+    baseline = None
+    name = setting(ctx, "model_name")
+    default = ctx.models.get_default(name)
+    if default is not None:
+        try:  # the champion on the SAME test rows: a fair comparison
+            champion = ctx.models.load(name, default)
+            champ_metrics, _ = evaluate(champion, data, float(decision_threshold))
+            baseline = {"version": default, "metrics": champ_metrics, "source": "same test rows"}
+        except Exception as exc:  # e.g. an older feature set: fall back to its recorded metrics
+            info = next((v for v in ctx.models.versions(name) if v.version == default), None)
+            ctx.log.warning("could not score default model %s on this test set (%s); using its recorded metrics",
+                            default, exc)
+            if info is not None:
+                baseline = {"version": default, "metrics": dict(info.metrics), "source": "registry"}
+    ctx.log.info("test metrics: %s", metrics_line(metrics))
+    return {**{k: tr[k] for k in ("model_table", "dataset_table", "dataset_version", "data_end", "features", "params")},
+            "metrics": metrics, "reference": reference, "baseline": baseline,
+            "summary": metrics_line(metrics) if baseline is None else
+            f"{metrics_line(metrics)} (default {baseline['version']}: roc_auc="
+            f"{core_metrics(baseline['metrics']).get('roc_auc', float('nan')):.4f})"}
+
+
+def _decision(ctx: StepContext) -> object:
+    from steps.ml import gate
+    from steps.ml.runs import clear_errors
+
+    ev = ctx.inputs["evaluate"]
+    with clear_errors("quality gate"):
+        cfg = gate.parse_config(ctx.config.get("gate"))
+        base = (ev.get("baseline") or {}).get("metrics")
+        return gate.decide(cfg, ev["metrics"], base)
 
 
 @step
 def metric_gate(ctx: StepContext) -> str:
-    raise NotImplementedError("stub")
+    """"pass" if the configured metric clears the threshold and does not regress on the default model."""
+    d = _decision(ctx)
+    ctx.log.info("gate %s: %s", d.case, "; ".join(d.reasons))  # type: ignore[attr-defined]
+    return d.case  # type: ignore[attr-defined,no-any-return]
 
 
 @step
 def promote_model(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """Log the model with its metrics and lineage, and make it the default version."""
+    from steps.ml import train
+    from steps.ml.runs import core_metrics, metrics_line, read, setting, utc
+
+    ev = ctx.inputs["evaluate"]
+    name = setting(ctx, "model_name")
+    existing = [v for v in ctx.models.versions(name) if v.lineage.get("run_id") == ctx.run_id]
+    if existing:  # a retry of this task: the version is already logged
+        version = existing[-1].version
+    else:
+        model = train.from_bytes(train.from_frame(read(ctx, ev["model_table"], what="model scratch table")))
+        lineage = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "scheduled_at": utc(ctx.scheduled_at).isoformat(),
+                   "dataset_version": ev["dataset_version"], "dataset_table": ev["dataset_table"],
+                   "data_end": ev["data_end"], "features": ev["features"], "params": ev["params"],
+                   "drift_reference": ev["reference"], "environment": ctx.environment}
+        version = ctx.models.log_model(name, model, metrics=ev["metrics"], lineage=lineage)
+    ctx.models.set_default(name, version)
+    ctx.log.info("promoted %s %s: %s", name, version, metrics_line(ev["metrics"]))
+    return {"model": name, "version": version, "test_metrics": core_metrics(ev["metrics"]),
+            "summary": f"{name} {version} is the default; test {metrics_line(ev['metrics'])}"}
 
 
 @step
 def alert_gate_failed(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """Tell people the new model was not promoted, and why."""
+    from steps.ml.runs import core_metrics, setting
+
+    d = _decision(ctx)
+    ev = ctx.inputs["evaluate"]
+    name = setting(ctx, "model_name")
+    message = (f"The model trained by run {ctx.run_id} of {ctx.pipeline} was NOT promoted: "
+               + "; ".join(d.reasons) + f". Test metrics: {core_metrics(ev['metrics'])}.")  # type: ignore[attr-defined]
+    ctx.notify(f"dagc: {name} failed its quality gate", message, integration=ctx.config.get("notification_integration"))
+    return {"alerted": True, "reasons": d.reasons, "test_metrics": core_metrics(ev["metrics"]),  # type: ignore[attr-defined]
+            "summary": "not promoted: " + "; ".join(d.reasons)}  # type: ignore[attr-defined]
 
 
 @step
 def summarize_run(ctx: StepContext) -> dict:
-    raise NotImplementedError("stub")
+    """One line on what happened: promoted (which version) or not, with the test metrics."""
+    promoted = ctx.inputs.get("promote")
+    alerted = ctx.inputs.get("alert_gate_failed")
+    outcome = promoted or alerted or {}
+    line = outcome.get("summary", "nothing to report")
+    ctx.log.info("%s", line)
+    print(line)
+    return {"promoted": bool(promoted), "version": (promoted or {}).get("version"),
+            "test_metrics": outcome.get("test_metrics"), "summary": line}
 
 
 @step
-def cleanup_run(ctx: StepContext, retention_days: int = 30) -> dict:
-    raise NotImplementedError("stub")
+def cleanup_run(ctx: StepContext, retention_days: int = 30, stale_scratch_hours: int = 24) -> dict:
+    """Drop this run's scratch tables (and stale ones of crashed runs); apply retention.
+
+    Retention deletes model versions created more than `retention_days` before this run, never
+    the default version, and dataset versions as old that no remaining model version references.
+    Each action is attempted even when another fails; failures are reported together.
+    """
+    from steps.ml.cleanup import apply_retention, drop_scratch
+
+    errors: list[str] = []
+    dropped = drop_scratch(ctx, stale_scratch_hours, errors)
+    deleted_models, deleted_datasets = apply_retention(ctx, retention_days, errors)
+    result = {"dropped_tables": dropped[:50], "deleted_model_versions": deleted_models[:50],
+              "deleted_datasets": deleted_datasets[:50],
+              "summary": f"dropped {len(dropped)} scratch table(s), deleted {len(deleted_models)} model "
+                         f"version(s) and {len(deleted_datasets)} dataset version(s)"}
+    ctx.log.info("%s", result["summary"])
+    if errors:
+        from dagc.diagnostics import DagcError
+
+        raise DagcError("cleanup incomplete: " + "; ".join(errors))
+    return result

@@ -1,0 +1,297 @@
+"""IR -> `snowflake.core.task.dagv1` objects: the task graph a careful engineer would write by hand.
+
+Everything Snowflake-specific about *shape* lives here: names (`<DAG>$<TASK>`, prefixed by dagv1
+itself), predecessors, `when:` conditions as `SYSTEM$PREDECESSORS_STATE(...)`, branch children
+conditioned by dagv1's own `DAGTaskBranch` mechanism, the finalizer, schedules, encoded config and
+every graph/task setting mapped to its dagv1 parameter. A setting dagv1 has no place for is a
+compile error (`DagcError`), never silently dropped.
+
+Python tasks are not pickled step functions: every one runs the same generic entry point
+(`dagc.runtime.snowflake.run_task`) bound to the pipeline and task, with the step code shipped as
+a staged zip (see `dagc.snowflake.packaging`). dagc sets return values itself (JSON, 10 kB check,
+branch case -> child name), so `use_func_return_value` stays off.
+
+Imports snowflake.core at module level: only the Snowflake commands import this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import timedelta
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from snowflake.core.task import Cron as SfCron
+from snowflake.core.task import OverlapPolicy, StoredProcedureCall
+from snowflake.core.task import Task as LowLevelTask
+from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
+
+from dagc import ir
+from dagc.configcodec import ConfigEncodingError, encode_config
+from dagc.diagnostics import DagcError
+from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, task_spec
+
+# Snowflake limits a task schedule to between one minute and eight days (11520 minutes).
+MIN_INTERVAL_S = 60
+MAX_INTERVAL_S = 11520 * 60
+SERVERLESS_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-LW#?]+$")
+
+
+class EmitError(DagcError):
+    """The pipeline asks for something the Snowflake target cannot express."""
+
+
+def check_schedule(schedule: ir.Schedule | None, where: str = "schedule") -> SfCron | timedelta | None:
+    """IR schedule -> dagv1 schedule, refusing what Snowflake would reject at deploy time."""
+    if schedule is None:
+        return None
+    if isinstance(schedule, ir.Interval):
+        s = schedule.seconds
+        if not isinstance(s, int) or isinstance(s, bool):
+            raise EmitError(f"{where}: interval {schedule.text!r} is not a whole number of seconds")
+        if s < MIN_INTERVAL_S:
+            raise EmitError(
+                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least 1 minute",
+                "use 1m or more, or a cron schedule",
+            )
+        if s > MAX_INTERVAL_S:
+            raise EmitError(
+                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of 11520 minutes (8 days)",
+                "use a cron schedule for longer periods, e.g. {cron: '0 2 1 * *'}",
+            )
+        return timedelta(seconds=s)
+    fields = schedule.expr.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise EmitError(
+            f"{where}: cron {schedule.expr!r} is not a five-field cron expression Snowflake accepts",
+            "write minute hour day-of-month month day-of-week, e.g. '0 2 * * *'",
+        )
+    try:
+        ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise EmitError(
+            f"{where}: time zone {schedule.timezone!r} is not an IANA time zone Snowflake knows",
+            "use a name such as UTC or Europe/Paris",
+        ) from None
+    return SfCron(schedule.expr, schedule.timezone)
+
+
+def _primitive_mapping(what: str, value: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not value:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(v, (str, int, float, bool)) or (isinstance(v, float) and not math.isfinite(v)):
+            raise EmitError(
+                f"{what} {k!r} has a {type(v).__name__} value; Snowflake session parameters take strings, "
+                "numbers or booleans only",
+            )
+        out[str(k).upper()] = v
+    return out
+
+
+def encoded_config(pipeline: ir.Pipeline) -> dict[str, Any] | None:
+    try:
+        flat = encode_config(pipeline.config)
+    except ConfigEncodingError as exc:
+        raise EmitError(f"config: {exc}") from None
+    return flat or None
+
+
+class SnowflakeEmitter:
+    """Builds a dagv1 `DAG` from a `Pipeline`.
+
+    `bundle_import` is the staged zip holding steps/ and the dagc runtime (added to the graph's
+    imports); `bundle_hash` goes into each Python task's fingerprint so a code change re-deploys
+    exactly the Python tasks. `step_modules` (step name -> module) lets the runtime import only the
+    module that defines the step.
+    """
+
+    def __init__(
+        self,
+        pipeline: ir.Pipeline,
+        *,
+        bundle_import: str | None = None,
+        bundle_hash: str | None = None,
+        step_modules: Mapping[str, str] | None = None,
+        entry_factory: Callable[[str, dict[str, Any]], Callable[..., Any]] | None = None,
+    ) -> None:
+        self.p = pipeline
+        self.bundle_import = bundle_import
+        self.bundle_hash = bundle_hash
+        self.step_modules = dict(step_modules or {})
+        self.entry_factory = entry_factory or _default_entry_factory
+
+    # -- graph ---------------------------------------------------------------------------------
+    def graph_settings(self) -> dict[str, Any]:
+        p = self.p
+        imports = list(p.imports)
+        if self.bundle_import and self.bundle_import not in imports:
+            imports.append(self.bundle_import)
+        return {"stage": p.stage, "packages": list(p.packages), "imports": imports}
+
+    def build(self) -> DAG:
+        p = self.p
+        self._check_graph()
+        self._branches = {t.name for t in p.tasks if t.is_branch}
+        g = self.graph_settings()
+        self._fingerprint = fingerprinter(g, self.bundle_hash)
+        dag = DAG(
+            p.name,
+            schedule=check_schedule(p.schedule),
+            warehouse=p.warehouse,
+            comment=p.comment if p.comment is not None else p.description,
+            error_integration=p.error_integration,
+            task_auto_retry_attempts=p.retries,
+            overlap_policy=OverlapPolicy(p.overlap.snowflake) if p.overlap is not None else None,
+            user_task_timeout_ms=p.timeout_ms,
+            suspend_task_after_num_failures=p.suspend_after_failures,
+            config=encoded_config(p),
+            session_parameters=_primitive_mapping("graph session parameter", p.session_parameters),
+            stage_location=g["stage"],
+            imports=g["imports"] or None,
+            packages=g["packages"] or None,
+            use_func_return_value=False,
+        )
+        made: dict[str, DAGTask] = {}
+        for task in p.tasks:  # topological order: predecessors exist before their successors
+            made[task.name] = self._task(dag, task, g)
+        for task in p.tasks:
+            if task.after:
+                # one call, in declaration order, so dagv1's branch conditions come out deterministic
+                made[task.name].add_predecessors([made[a] for a in task.after])
+        if p.finalizer is not None:
+            made[p.finalizer.name] = self._task(dag, p.finalizer, g)
+        return dag
+
+    def _check_graph(self) -> None:
+        p = self.p
+        if p.retries is not None and not 0 <= p.retries <= 30:
+            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range 0-30")
+        if p.suspend_after_failures is not None and p.suspend_after_failures < 0:
+            raise EmitError("suspend_after_failures must be 0 or more")
+        if len(list(p.all_tasks())) + 1 > 1000:
+            raise EmitError(f"{p.name}: a Snowflake task graph holds at most 1000 tasks (root included)")
+        python_tasks = [t for t in p.all_tasks() if t.kind is not ir.TaskKind.SQL]
+        if python_tasks and not p.stage:
+            raise EmitError(
+                f"task {python_tasks[0].name!r} runs Python but the pipeline has no stage",
+                "set `stage: \"@DB.SCHEMA.STAGE\"`: dagc uploads the step code there and Snowflake registers "
+                "the task procedures from it",
+            )
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def _task(self, dag: DAG, t: ir.Task, g: Mapping[str, Any]) -> DAGTask:
+        where = f"task {t.name!r}"
+        if t.is_finalizer and (t.after or t.when is not ir.Condition.ALL_SUCCEEDED):
+            raise EmitError(f"{where}: a finalizer has no predecessors or conditions on Snowflake")
+        if t.serverless and t.warehouse:
+            raise EmitError(f"{where}: serverless and warehouse {t.warehouse!r} are exclusive on Snowflake")
+        if t.serverless_size is not None:
+            if not (t.serverless or (t.warehouse is None and self.p.warehouse is None)):
+                raise EmitError(
+                    f"{where}: serverless_size applies to serverless tasks only",
+                    "add `serverless: true` or remove the size",
+                )
+            if t.serverless_size.upper() not in SERVERLESS_SIZES:
+                raise EmitError(f"{where}: serverless size {t.serverless_size!r} is not one of {', '.join(SERVERLESS_SIZES)}")
+        if t.timeout_ms is not None and t.timeout_ms <= 0:
+            raise EmitError(f"{where}: timeout must be positive")
+        if t.compute is not None and t.kind is ir.TaskKind.SQL:
+            raise EmitError(f"{where}: compute: runs a Python step as an ML Job; a SQL task cannot use it")
+        if t.compute is not None and t.compute.instances < 1:
+            raise EmitError(f"{where}: compute.instances must be at least 1")
+
+        comment = t.comment
+        if t.kind is ir.TaskKind.SQL:
+            if not t.sql or not t.sql.strip():
+                raise EmitError(f"{where}: empty SQL")
+            definition: Any = t.sql
+        else:
+            spec = task_spec(
+                pipeline=self.p.name,
+                environment=self.p.environment,
+                task=t.name,
+                kind=t.kind.value,
+                step=t.step,
+                params=ir.thaw(t.params),
+                cases=dict(t.cases),
+                after=list(t.after),
+                branch_after=[a for a in t.after if a in self._branches],
+                compute={"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
+                module=self.step_modules.get(t.step or ""),
+                stage=self.p.stage,
+                timeout_ms=t.timeout_ms,
+            )
+            fp = self._fingerprint(spec)
+            comment = marked_comment(comment, fp)
+            definition = StoredProcedureCall(
+                self.entry_factory(self.p.name, spec),
+                stage_location=g["stage"],
+                imports=g["imports"] or None,
+                packages=g["packages"] or None,
+            )
+        cls = DAGTaskBranch if t.is_branch else DAGTask
+        return cls(
+            t.name,
+            definition,
+            condition=predecessor_condition(t.when),
+            warehouse=t.warehouse if not t.serverless else None,
+            is_serverless=t.serverless,
+            user_task_managed_initial_warehouse_size=t.serverless_size.upper() if t.serverless_size else None,
+            user_task_timeout_ms=t.timeout_ms,
+            session_parameters=_primitive_mapping(f"{where}: session parameter", t.session_parameters),
+            comment=comment,
+            is_finalizer=True if t.is_finalizer else None,
+            dag=dag,
+        )
+
+
+def _default_entry_factory(pipeline: str, spec: dict[str, Any]) -> Callable[..., Any]:
+    from dagc.runtime.snowflake import make_entry
+
+    return make_entry(pipeline, spec)
+
+
+def build_dag(pipeline: ir.Pipeline, **kwargs: Any) -> DAG:
+    """The dagv1 DAG for `pipeline` (see `SnowflakeEmitter` for the keyword arguments)."""
+    return SnowflakeEmitter(pipeline, **kwargs).build()
+
+
+def topological(dag: DAG) -> list[DAGTask]:
+    """Child tasks with every predecessor before its successors (finalizer last), deterministic."""
+    order: list[DAGTask] = []
+    seen: set[str] = set()
+    pending = [t for t in dag.tasks if not t._is_finalizer]
+    while pending:
+        progressed = False
+        for t in list(pending):
+            if all(pr.name in seen for pr in t.predecessors):
+                order.append(t)
+                seen.add(t.name)
+                pending.remove(t)
+                progressed = True
+        if not progressed:
+            raise EmitError(f"{dag.name}: the task graph has a cycle")
+    fin = dag.get_finalizer_task()
+    if fin is not None:
+        order.append(fin)
+    return order
+
+
+def low_level_tasks(dag: DAG) -> list[LowLevelTask]:
+    """The `snowflake.core.task.Task` objects a deploy creates: root first, then topological order.
+
+    Predecessor lists are sorted (dagv1 keeps them in a set) so output is reproducible.
+    """
+    tasks = [dag._to_low_level_task()]
+    for t in topological(dag):
+        low = t._to_low_level_task()
+        if low.predecessors:
+            low.predecessors = sorted(low.predecessors)
+        tasks.append(low)
+    return tasks

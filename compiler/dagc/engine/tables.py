@@ -1,0 +1,147 @@
+"""Tables for local runs: one DuckDB file under the state directory, shared by every task and run.
+
+Why one file opened per operation: DuckDB lets one process at a time hold a file for writing, and
+tasks run in several worker processes (and several engines may run at once). Each operation
+opens the file, does its work and closes it, retrying while another process holds the lock, so
+parallel tasks interleave instead of failing. Tables written by one task are visible to the next
+task, in another process, and to a `dagc retry` days later.
+
+Names follow Snowflake's unquoted identifiers: case-insensitive, stored upper-case, in database
+DAGC, schema PUBLIC (the same file fakesnow serves to `sql:` tasks, see sqlemu.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from dagc.diagnostics import DagcError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DATABASE = "DAGC"
+SCHEMA = "PUBLIC"
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+LOCK_WAIT_S = 300.0
+
+
+def warehouse_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / "warehouse"
+
+
+def warehouse_file(state_dir: Path) -> Path:
+    """fakesnow names a database file `<db_path>/<DATABASE>.db`; the Tables API opens the same file."""
+    return warehouse_dir(state_dir) / f"{DATABASE}.db"
+
+
+def table_name(name: str) -> str:
+    """An unqualified Snowflake identifier, normalised as Snowflake does (upper-case)."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise DagcError(f"table name {name!r} is not a plain identifier",
+                        "use letters, digits and underscores; tables live in the pipeline's own schema")
+    return name.upper()
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+@contextlib.contextmanager
+def connect(state_dir: Path, *, read_only: bool = False) -> Iterator[Any]:
+    """A DuckDB connection to the warehouse file with PUBLIC as the current schema, waiting out locks."""
+    import duckdb
+
+    path = warehouse_file(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    delay = 0.002
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only and path.exists())
+            break
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc) or time.monotonic() > deadline:
+                raise DagcError(f"cannot open the local warehouse {path}: {exc}") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+    try:
+        if not read_only:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        try:
+            con.execute(f"SET schema = '{SCHEMA}'")
+        except duckdb.Error:
+            pass
+        yield con
+    finally:
+        con.close()
+
+
+class DuckTables:
+    """The Tables protocol (dagc.runtime.context.Tables) over the local DuckDB warehouse."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+
+    def read(self, name: str) -> "pd.DataFrame":
+        n = table_name(name)
+        with connect(self.state_dir) as con:
+            if not _exists(con, n):
+                raise DagcError(f"table {n} does not exist in the local warehouse",
+                                f"tables: {', '.join(_list(con, '')) or '(none)'}")
+            return con.execute(f'SELECT * FROM "{SCHEMA}"."{n}"').df()
+
+    def write(self, name: str, df: "pd.DataFrame", *, mode: str = "overwrite") -> int:
+        n = table_name(name)
+        if mode not in ("overwrite", "append"):
+            raise DagcError(f"unknown write mode {mode!r}", "use 'overwrite' or 'append'")
+        with connect(self.state_dir) as con:
+            con.register("_dagc_df", df)
+            try:
+                if mode == "append" and _exists(con, n):
+                    con.execute(f'INSERT INTO "{SCHEMA}"."{n}" BY NAME SELECT * FROM _dagc_df')
+                else:
+                    con.execute(f'CREATE OR REPLACE TABLE "{SCHEMA}"."{n}" AS SELECT * FROM _dagc_df')
+            finally:
+                con.unregister("_dagc_df")
+        return int(len(df))
+
+    def exists(self, name: str) -> bool:
+        n = table_name(name)
+        with connect(self.state_dir) as con:
+            return _exists(con, n)
+
+    def drop(self, name: str) -> None:
+        n = table_name(name)
+        with connect(self.state_dir) as con:
+            con.execute(f'DROP TABLE IF EXISTS "{SCHEMA}"."{n}"')
+
+    def list(self, prefix: str = "") -> list[str]:
+        with connect(self.state_dir) as con:
+            return _list(con, prefix)
+
+    def sql(self, query: str) -> "pd.DataFrame | None":
+        """Snowflake SQL against the local warehouse (through fakesnow); a result set or None."""
+        from dagc.engine.sqlemu import SqlRunner
+
+        with SqlRunner(self.state_dir) as runner:
+            return runner.query(query)
+
+
+def _exists(con: Any, n: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE upper(table_schema)=? AND upper(table_name)=?",
+        [SCHEMA, n]).fetchone()
+    return bool(row and row[0])
+
+
+def _list(con: Any, prefix: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE upper(table_schema)=? AND table_type='BASE TABLE'"
+        " ORDER BY 1", [SCHEMA]).fetchall()
+    p = prefix.upper()
+    return [r[0].upper() for r in rows if r[0].upper().startswith(p)]

@@ -1,0 +1,188 @@
+"""How runs look to people and machines: the live view, plain progress lines, tables, JSON.
+
+A live rich view only on a terminal; plain lines (one per state change) otherwise, so CI logs
+stay readable; JSON documents for machines. Rendering only: the data comes from the scheduler's
+TaskView objects during a run and from the state store afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any, Iterable
+
+from dagc.engine import rules
+from dagc.engine.scheduler import TaskView
+from dagc.engine.state import AttemptRecord, RunRecord
+
+STYLE = {
+    rules.SUCCEEDED: "green", rules.FAILED: "bold red", rules.SKIPPED: "dim", rules.CANCELLED: "yellow",
+    rules.RUNNING: "cyan", rules.PENDING: "dim", rules.NOT_EXECUTED: "dim",
+}
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(seconds), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def fmt_time(t: float | None) -> str:
+    return "" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def first_line(text: str | None, width: int = 100) -> str:
+    if not text:
+        return ""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def note_for(state: str, error: str | None, branch_case: str | None, return_value: str | None,
+             reused_from: str | None) -> str:
+    if reused_from:
+        return f"reused from run {reused_from}"
+    if error:
+        return first_line(error)
+    if branch_case:
+        return f"case {branch_case!r} -> {return_value}"
+    return ""
+
+
+class PlainObserver:
+    """One line per task state change (not a terminal, or --quiet off with no TTY)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def task_changed(self, v: TaskView) -> None:
+        if v.state == rules.PENDING:
+            return
+        elapsed = fmt_duration(v.ended_at - v.started_at) if v.started_at and v.ended_at else ""
+        note = note_for(v.state, v.error, v.branch_case, v.return_value, v.reused_from)
+        parts = [time.strftime("%H:%M:%S"), f"{v.name:<24}", f"{v.state:<12}", f"{elapsed:>8}"]
+        if note:
+            parts.append(note)
+        print("  ".join(parts).rstrip(), file=self.stream, flush=True)
+
+    def tick(self) -> None:
+        pass
+
+
+class LiveObserver:
+    """A rich live table: each task's state and elapsed time, refreshed while the run goes on."""
+
+    def __init__(self, title: str, order: list[str]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.title = title
+        self.views: dict[str, TaskView] = {n: TaskView(n) for n in order}
+        self.console = Console()
+        self.live = Live(get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> "LiveObserver":
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.stop()
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left", expand=False)
+        for col in ("task", "state", "elapsed", "note"):
+            table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60 if col == "note" else None)
+        now = time.time()
+        for v in self.views.values():
+            if v.started_at and not v.ended_at:
+                elapsed = fmt_duration(now - v.started_at)
+            elif v.started_at and v.ended_at:
+                elapsed = fmt_duration(v.ended_at - v.started_at)
+            else:
+                elapsed = ""
+            state = v.state if v.state != rules.PENDING else "waiting"
+            note = note_for(v.state, v.error, v.branch_case, v.return_value, v.reused_from)
+            table.add_row(v.name + (" (finally)" if v.is_finalizer else ""),
+                          f"[{STYLE.get(v.state, '')}]{state}[/]", elapsed, note)
+        return table
+
+    def task_changed(self, v: TaskView) -> None:
+        self.views[v.name] = TaskView(**vars(v))
+
+    def tick(self) -> None:
+        pass
+
+
+def run_json(run: RunRecord, attempts: dict[str, AttemptRecord]) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "pipeline": run.pipeline,
+        "environment": run.environment,
+        "state": run.state,
+        "graph_attempt": run.graph_attempt,
+        "scheduled_at": run.scheduled_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "duration_s": run.duration,
+        "first_failed_task": run.first_failed_task,
+        "first_error": run.first_error,
+        "tasks": [
+            {
+                "task": a.task, "state": a.state, "attempt": a.attempt, "graph_attempt": a.graph_attempt,
+                "started_at": a.started_at, "ended_at": a.ended_at, "duration_ms": a.duration_ms,
+                "return_value": a.return_value, "branch_case": a.branch_case, "error": a.error,
+                "log": a.log_path, "reused_from": a.reused_from,
+            }
+            for a in attempts.values()
+        ],
+    }
+
+
+def _console(stream: IO[str] | None) -> Any:
+    """A rich console; wide when not a terminal so CI logs keep whole lines."""
+    from rich.console import Console
+
+    stream = stream or sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(file=stream, highlight=False, width=None if tty else 160)
+
+
+def print_task_table(attempts: Iterable[AttemptRecord], *, title: str | None = None,
+                     stream: IO[str] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = _console(stream)
+    table = Table(title=title, title_justify="left")
+    for col in ("task", "state", "attempt", "started", "duration", "note"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=70 if col == "note" else None)
+    for a in attempts:
+        dur = fmt_duration(a.duration_ms / 1000.0) if a.duration_ms is not None else ""
+        table.add_row(a.task, f"[{STYLE.get(a.state, '')}]{a.state}[/]", str(a.attempt),
+                      fmt_time(a.started_at)[11:], dur,
+                      note_for(a.state, a.error, a.branch_case, a.return_value, a.reused_from))
+    console.print(table)
+
+
+def print_runs(runs: list[RunRecord], stream: IO[str] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = _console(stream)
+    table = Table()
+    for col in ("run id", "pipeline", "state", "started", "duration", "first failed task"):
+        table.add_column(col, no_wrap=True)
+    for r in runs:
+        table.add_row(r.run_id, r.pipeline, f"[{STYLE.get(r.state, '')}]{r.state}[/]", fmt_time(r.started_at),
+                      fmt_duration(r.duration), r.first_failed_task or "")
+    console.print(table)

@@ -1,0 +1,162 @@
+"""The remote commands end to end through the real CLI entry point (no account: offline paths and
+the errors a user meets without a working connection)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.snowflake.sfixtures import ROOT
+
+pytest.importorskip("dagc.frontend")
+from dagc.cli.main import main  # noqa: E402
+
+TRAINING = str(ROOT / "pipelines" / "training.yaml")
+
+
+@pytest.fixture(autouse=True)
+def no_connection(tmp_path: Path, monkeypatch) -> Path:
+    """An empty HOME / SNOWFLAKE_HOME and no SNOWFLAKE_* variables: nothing configured."""
+    import os
+
+    for k in list(os.environ):
+        if k.startswith("SNOWFLAKE_"):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / ".snowflake"))
+    return tmp_path
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_deploy_dry_run_works_offline_and_prints_what_would_be_created(capsys) -> None:
+    code, out, err = run(["deploy", "--dry-run", TRAINING, "--env", "prod"], capsys)
+    assert code == 0, err
+    assert "+ create training (root)" in out and "+ create cleanup (finalizer)" in out
+    assert "SYSTEM$GET_PREDECESSOR_RETURN_VALUE('TRAINING$QUALITY_GATE') = 'promote'" in out
+    assert "^ upload @ML.PROD.DAGC_STAGE/dagc/training/dagc_bundle_" in out
+    assert "nothing was changed" in out
+
+
+def test_deploy_dry_run_json(capsys) -> None:
+    code, out, _ = run(["deploy", "--dry-run", TRAINING, "--env", "dev", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["summary"]["create"] == 11
+    assert {c["task"] for c in data["changes"]} >= {"training", "train", "cleanup"}
+
+
+def test_plan_against_manifest_exit_codes(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("dagc.emit.manifest")
+    from dagc.emit.manifest import build_manifest
+    from dagc.frontend import load_pipeline
+
+    m = tmp_path / "prod.json"
+    m.write_text(json.dumps(build_manifest(load_pipeline(TRAINING, env="prod"))))
+    code, out, _ = run(["plan", TRAINING, "--env", "prod", "--against", str(m)], capsys)
+    assert code == 0 and "no changes" in out
+    code, out, _ = run(["plan", TRAINING, "--env", "dev", "--against", str(m)], capsys)
+    assert code == 2  # drift: dev and prod differ
+    assert "warehouse: PROD_WH -> DEV_WH" in out
+    assert "config.gate.threshold: 0.8 -> 0.7" in out  # one line per changed key, old -> new
+    assert "python params.rows: 1000000 -> 20000" in out  # what changed inside a Python task
+    code, _, err = run(["plan", TRAINING, "--env", "prod", "--against", str(tmp_path / "missing.json")], capsys)
+    assert code == 1 and "no such file" in err
+
+
+def test_plan_without_connection_is_a_clear_error(capsys) -> None:
+    code, out, err = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 1
+    assert "no Snowflake connection configured" in err and "connections.toml" in err
+    assert "Traceback" not in err + out
+
+
+def test_missing_pipeline_file_is_exit_1_for_plan(capsys) -> None:
+    code, _, err = run(["plan", "nope.yaml", "--against", "x.json"], capsys)
+    assert code == 1 and "no such file" in err
+
+
+@pytest.mark.parametrize("cmd", [["trigger"], ["suspend"], ["resume"], ["drop", "--yes"], ["deploy"]])
+def test_remote_commands_need_a_connection(cmd: list[str], capsys) -> None:
+    code, out, err = run([*cmd, TRAINING, "--env", "prod"], capsys)
+    assert code == 1 and "no Snowflake connection configured" in err and "Traceback" not in err
+
+
+def test_unknown_connection_name_lists_the_defined_ones(no_connection: Path, capsys) -> None:
+    (no_connection / ".snowflake").mkdir()
+    (no_connection / ".snowflake" / "connections.toml").write_text('[dev]\naccount = "a"\npassword = "pw-secret-1"\n')
+    code, out, err = run(["trigger", TRAINING, "--connection", "prod"], capsys)
+    assert code == 1 and "no Snowflake connection named 'prod'" in err and "dev" in err
+    assert "pw-secret-1" not in out + err
+
+
+def test_bad_timeout_is_a_usage_error(capsys) -> None:
+    code, _, err = run(["trigger", TRAINING, "--wait", "--timeout", "soon"], capsys)
+    assert code == 2 and "--timeout" in err
+
+
+class StageSession:
+    """The two things the deploy command asks of the Snowpark session: LIST @stage and PUT."""
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+        self.puts = 0
+
+    def sql(self, query: str):  # type: ignore[no-untyped-def]
+        files = self.files
+
+        class Result:
+            def collect(self_inner):  # type: ignore[no-untyped-def]
+                assert query.startswith("LIST ")
+                return [[f] for f in files]
+
+        return Result()
+
+    @property
+    def file(self):  # type: ignore[no-untyped-def]
+        session = self
+
+        class File:
+            def put_stream(self_inner, stream, target, auto_compress=True, overwrite=False):  # type: ignore[no-untyped-def]
+                session.puts += 1
+                session.files.append(target.lstrip("@").lower())
+
+        return File()
+
+
+def test_commands_against_a_recording_schema(monkeypatch, capsys) -> None:
+    pytest.importorskip("snowflake.core")
+    from dagc.cli import remote
+    from dagc.snowflake.connection import Connection
+    from dagc.snowflake.recording import RecordingSchema
+
+    schema, session = RecordingSchema(), StageSession()
+    monkeypatch.setattr(remote, "_open", lambda p, c: (Connection("t", {"account": "a"}), session, schema))
+    monkeypatch.setattr("dagc.snowflake.connection.is_configured", lambda name=None, env=None: True)
+    code, out, err = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 2 and "11 to create" in out and "^ upload" in out
+    code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)
+    assert code == 0, err
+    assert "deployed (11 created, 0 altered, 0 dropped)" in out and session.puts == 1
+    code, out, _ = run(["deploy", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and "up to date" in out and session.puts == 1  # the bundle is staged already
+    code, out, _ = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and "no changes" in out
+    code, out, _ = run(["suspend", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and schema.store["TRAINING"].state == "suspended"
+    code, out, _ = run(["plan", TRAINING, "--env", "prod"], capsys)
+    assert code == 2 and "state: suspended -> started" in out  # a scheduled graph is declared running
+    code, out, _ = run(["resume", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and schema.store["TRAINING"].state == "started"
+    code, out, _ = run(["trigger", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and ("execute", "TRAINING") in schema.calls
+    code, out, _ = run(["drop", TRAINING, "--env", "prod", "--yes"], capsys)
+    assert code == 0 and schema.store == {} and "dropped 11 task(s)" in out
+    code, out, err = run(["trigger", TRAINING, "--env", "prod"], capsys)
+    assert code == 1 and "not deployed" in err

@@ -1,0 +1,262 @@
+"""The task runtime: TaskContext -> StepContext by YAML names, JSON return values with the 10 kB
+limit, branch case -> child name, compute-pool steps as ML Jobs, and the staged bundle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagc.runtime.snowflake import StepFailure, TaskContextFacts, build_context, finish, resolve_step, run_task
+from dagc.snowflake import mljob
+from dagc.snowflake.packaging import build_bundle
+
+SCHED = datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc)
+
+
+class SystemFunctions:
+    """Snowflake's task system functions as a Snowpark session sees them, for one running task.
+
+    TaskContext calls `session.call("system$...")` and `session.sql("select ... system$task_runtime_info
+    (...)").collect()`; this answers them from a dict the way Snowflake would inside
+    TRAINING$PROMOTE."""
+
+    def __init__(self, returns: dict[str, str | None], config: dict[str, Any]) -> None:
+        self.returns = returns
+        self.config = config
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.set_value: str | None = None
+
+    def call(self, name: str, *args: Any) -> Any:
+        self.calls.append((name.lower(), args))
+        name = name.lower()
+        if name == "system$get_predecessor_return_value":
+            return self.returns.get(args[0])
+        if name == "system$set_return_value":
+            self.set_value = args[0]
+            return None
+        if name == "system$get_task_graph_config":
+            return json.dumps(self.config)
+        if name == "system$current_user_task_name":
+            return "ML.PROD.TRAINING$PROMOTE"
+        raise AssertionError(name)
+
+    def sql(self, query: str) -> Any:
+        info = {"CURRENT_ROOT_TASK_NAME": "ML.PROD.TRAINING", "CURRENT_TASK_GRAPH_RUN_GROUP_ID": "rg-42",
+                "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": SCHED.replace(tzinfo=None)}
+        key = query.split("'")[1]
+        self.calls.append(("sql", (key,)))
+
+        class R:
+            def collect(self_inner) -> list[list[Any]]:
+                return [[info[key]]]
+
+        return R()
+
+
+SPEC = {
+    "pipeline": "training", "environment": "prod", "task": "promote", "kind": "step", "step": "promote_model",
+    "module": None, "params": {"force": False}, "cases": {}, "after": ["quality_gate", "evaluate"],
+    "branch_after": ["quality_gate"], "compute": None, "stage": None,
+}
+
+
+def test_context_gets_yaml_names_decoded_values_config_run_id_and_schedule() -> None:
+    session = SystemFunctions(
+        {"TRAINING$EVALUATE": json.dumps({"auc": 0.91}), "TRAINING$QUALITY_GATE": "promote"},
+        {"gate.threshold": 0.8, "model_name": "m"},
+    )
+    got: dict[str, Any] = {}
+
+    def promote_model(ctx, force=True):
+        got.update(inputs=ctx.inputs, config=ctx.config, run_id=ctx.run_id, at=ctx.scheduled_at, force=force,
+                   params=ctx.params, task=ctx.task)
+        return {"promoted": True}
+
+    text = run_task(session, SPEC, backend=object(), step_fn=promote_model)
+    assert got["inputs"] == {"evaluate": {"auc": 0.91}, "quality_gate": "promote"}  # by YAML name, decoded
+    assert got["config"] == {"gate": {"threshold": 0.8}, "model_name": "m"}
+    assert got["run_id"] == "rg-42" and got["at"] == SCHED and got["force"] is False
+    assert text == '{"promoted":true}' and session.set_value == text
+    asked = [a[0] for n, a in session.calls if n == "system$get_predecessor_return_value"]
+    assert asked == ["TRAINING$QUALITY_GATE", "TRAINING$EVALUATE"]  # never hand-written upper case in steps
+
+
+def test_skipped_predecessor_reads_as_none() -> None:
+    facts = TaskContextFacts(SystemFunctions({}, {}))
+    assert facts.predecessor_value("evaluate") is None
+
+
+def test_branch_returns_the_child_task_name_for_the_case() -> None:
+    spec = dict(SPEC, task="quality_gate", kind="branch", cases={"pass": "promote", "fail": "alert_gate_failed"})
+    assert finish(spec, "fail") == "alert_gate_failed"
+    with pytest.raises(StepFailure, match=r"returned 'maybe'; it must return one of its cases: 'pass', 'fail'"):
+        finish(spec, "maybe")
+
+
+def test_non_json_and_oversized_return_values_fail_with_what_to_do() -> None:
+    with pytest.raises(StepFailure, match="not JSON.*tolist"):
+        finish(SPEC, {"when": datetime.now()})
+    with pytest.raises(StepFailure, match=r"returned 11,2\d\d bytes.*at most 10,240.*table or stage"):
+        finish(SPEC, {"blob": "x" * (11 * 1024)})
+
+
+def test_resolve_step_finds_the_decorated_function(tmp_path: Path, monkeypatch) -> None:
+    pkg = tmp_path / "mysteps"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from dagc.runtime import step\n@step(name='renamed')\ndef f(ctx):\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert resolve_step("renamed", package="mysteps").__name__ == "f"
+    assert resolve_step("renamed", module="mysteps.a").__name__ == "f"
+    with pytest.raises(StepFailure, match="not defined"):
+        resolve_step("nope", package="mysteps")
+
+
+# -- packaging -----------------------------------------------------------------------------------------
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "steps").mkdir(parents=True)
+    (root / "steps" / "__init__.py").write_text("from dagc.runtime import StepContext, step\n")
+    (root / "steps" / "train.py").write_text(
+        "from steps import step\n"
+        "@step\n"
+        "def fit(ctx, depth=3):\n"
+        "    return {'depth': depth, 'rows': ctx.inputs['load']['rows'], 'run': ctx.run_id,\n"
+        "            'threshold': ctx.config['gate']['threshold']}\n"
+    )
+    return root
+
+
+def test_bundle_is_deterministic_and_lists_what_it_ships(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    a, b = build_bundle(root), build_bundle(root)
+    assert a.sha256 == b.sha256 and a.data == b.data
+    names = [n for n, _ in a.files]
+    assert "steps/train.py" in names and "dagc/runtime/snowflake.py" in names and "dagc/runtime/context.py" in names
+    assert not any(n.startswith("dagc/cli") or n.startswith("dagc/emit") for n in names)
+    d = a.describe("@ML.PROD.DAGC_STAGE", "training")
+    assert d["target"] == f"@ML.PROD.DAGC_STAGE/dagc/training/dagc_bundle_{a.sha256[:16]}.zip"
+    (root / "steps" / "train.py").write_text((root / "steps" / "train.py").read_text() + "# changed\n")
+    assert build_bundle(root).sha256 != a.sha256
+
+
+# -- compute-pool steps ----------------------------------------------------------------------------------
+JOB_SPEC = dict(SPEC, task="train", step="fit", after=["load"], branch_after=[], params={"depth": 5},
+                compute={"pool": "TRAINING_POOL", "instances": 2}, stage="@ML.PROD.DAGC_STAGE")
+
+
+def test_ml_job_is_configured_for_the_pool_instances_and_stage() -> None:
+    from dagc.runtime.context import StepContext
+
+    ctx = StepContext("training", "train", "rg-1", SCHED, {"gate": {"threshold": 0.8}}, {"depth": 5},
+                      {"load": {"rows": 10}}, backend=None)
+    payload = mljob.job_payload(JOB_SPEC, ctx)
+    opts = mljob.job_options(JOB_SPEC, payload, "/tmp/x")
+    assert opts["compute_pool"] == "TRAINING_POOL"
+    assert opts["target_instances"] == 2 and opts["min_instances"] == 2
+    assert opts["stage_name"] == "@ML.PROD.DAGC_STAGE/dagc/training/jobs"
+    assert opts["entrypoint"] == "dagc_job_entry.py" and json.loads(opts["args"][0])["inputs"] == {"load": {"rows": 10}}
+    # the keyword arguments are ones snowflake.ml.jobs.submit_directory takes
+    import inspect
+
+    from snowflake.ml.jobs import submit_directory
+
+    params = inspect.signature(submit_directory).parameters
+    documented = inspect.getdoc(submit_directory) or ""
+    for k in opts:
+        assert k in params or f"{k} (" in documented, k
+
+
+def test_ml_job_payload_runs_from_the_bundle_alone(tmp_path: Path) -> None:
+    """Stand in for the compute pool with a fresh interpreter that sees only the unpacked payload
+    directory: the bundle must be enough to import the step and the runtime, and `__return__` (what
+    ML Jobs hand back as the result) must be the step's JSON."""
+    from dagc.runtime.context import StepContext
+
+    root = _project(tmp_path)
+    bundle = build_bundle(root)
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    (imports / bundle.name).write_bytes(bundle.data)
+    submitted: dict[str, Any] = {}
+
+    class LocalJob:
+        def __init__(self, result: str) -> None:
+            self.id = "JOB_1"
+            self._result = result
+
+        def wait(self, timeout: float = -1) -> str:
+            return "DONE"
+
+        def result(self) -> str:
+            return self._result
+
+    def submit(*, session, dir_path, entrypoint, args, **opts):
+        submitted.update(opts, dir=sorted(p.name for p in Path(dir_path).iterdir()))
+        code = ("import json, runpy, sys; sys.argv = ['x', sys.argv[1]]; "
+                f"g = runpy.run_path({entrypoint!r}); print(json.dumps(g['__return__']))")
+        out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {code}", args[0]],
+                             cwd=dir_path, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return LocalJob(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    ctx = StepContext("training", "train", "rg-7", SCHED, {"gate": {"threshold": 0.8}}, {"depth": 5},
+                      {"load": {"rows": 10}}, backend=None)
+    value = mljob.run_as_ml_job(None, JOB_SPEC, ctx, submit=submit, source_dir=imports)
+    assert value == {"depth": 5, "rows": 10, "run": "rg-7", "threshold": 0.8}
+    assert submitted["compute_pool"] == "TRAINING_POOL" and "dagc_job_entry.py" in submitted["dir"]
+    assert {"steps", "dagc"} <= set(submitted["dir"])
+
+
+def test_ml_job_failure_says_which_job_and_shows_logs() -> None:
+    from dagc.runtime.context import StepContext
+
+    class Failed:
+        id = "JOB_9"
+
+        def wait(self, timeout: float = -1) -> str:
+            return "FAILED"
+
+        def get_logs(self, limit: int = -1, as_list: bool = False) -> list[str]:
+            return ["Traceback...", "ValueError: bad"]
+
+    ctx = StepContext("training", "train", "r", SCHED, {}, {}, {}, backend=None)
+    with pytest.raises(StepFailure, match="JOB_9.*ended FAILED"):
+        mljob.run_as_ml_job(None, JOB_SPEC, ctx, submit=lambda **kw: Failed(), source_dir=_bundle_dir())
+
+
+def _bundle_dir() -> Path:
+    import tempfile
+
+    d = Path(tempfile.mkdtemp())
+    with zipfile.ZipFile(d / "dagc_bundle_x.zip", "w") as zf:
+        zf.writestr("steps/__init__.py", "")
+    return d
+
+
+def test_build_context_without_session_for_the_local_style_backend() -> None:
+    class Facts:
+        def graph_config(self):
+            return {"a.b": 1}
+
+        def predecessor_value(self, task):
+            return None
+
+        def run_id(self):
+            return "r1"
+
+        def scheduled_at(self):
+            return SCHED
+
+        def set_return_value(self, text):
+            raise AssertionError
+
+    ctx = build_context(dict(SPEC, after=["x"], branch_after=[]), Facts(), backend=None)
+    assert ctx.inputs == {"x": None} and ctx.config == {"a": {"b": 1}} and ctx.pipeline == "training"
