@@ -21,19 +21,12 @@ from dagc.runtime import step
 
 @step
 def work(ctx, x: int = 0):
-    import os
-    if ctx.task in os.environ.get("SWEEP_FAIL", "").split(","):
-        raise RuntimeError(f"injected failure in {ctx.task}")
     return {"task": ctx.task, "x": x}
 
 
 @step
-def decide(ctx):
-    import os
-    choices = dict(pair.split("=") for pair in os.environ.get("SWEEP_CHOICES", "").split(",") if pair)
-    if ctx.task in os.environ.get("SWEEP_FAIL", "").split(","):
-        raise RuntimeError(f"injected failure in {ctx.task}")
-    return choices[ctx.task]
+def decide(ctx, choice: str = ""):
+    return choice
 '''
 
 
@@ -45,6 +38,11 @@ class Spec:
     finalizer: str | None = None
     config: dict = field(default_factory=dict)
     schedule: str | None = None
+    fail: set[str] = field(default_factory=set)  # tasks whose run is made to fail (engine fault injection)
+
+    def choices(self) -> dict[str, str]:
+        """branch -> the child its step selects (the branch's `choice` param names the case)."""
+        return {n: t["branch"]["cases"][t["params"]["choice"]] for n, t in self.tasks.items() if "branch" in t}
 
     def branches(self) -> dict[str, dict[str, str]]:
         return {n: t["branch"]["cases"] for n, t in self.tasks.items() if "branch" in t}
@@ -71,7 +69,7 @@ configs = st.dictionaries(identifiers, values, max_size=4)
 
 
 @st.composite
-def specs(draw, max_tasks: int = 14) -> Spec:
+def specs(draw, max_tasks: int = 14, sql: bool = True) -> Spec:
     n = draw(st.integers(1, max_tasks))
     names = [f"t{i}" for i in range(n)]
     spec = Spec()
@@ -81,7 +79,7 @@ def specs(draw, max_tasks: int = 14) -> Spec:
         task: dict = {"after": after} if after else {}
         if draw(st.booleans()):
             task["when"] = draw(st.sampled_from(CONDITIONS))
-        if draw(st.integers(0, 4)) == 0:
+        if sql and draw(st.integers(0, 4)) == 0:
             task["sql"] = f"select {i}"
         else:
             task["step"] = "work"
@@ -93,8 +91,11 @@ def specs(draw, max_tasks: int = 14) -> Spec:
             t = spec.tasks[name]
             t.pop("sql", None), t.pop("step", None), t.pop("params", None)
             t["branch"] = {"step": "decide", "cases": {f"c_{c}": c for c in children}}
+            t["params"] = {"choice": f"c_{draw(st.sampled_from(children))}"}
     if draw(st.booleans()):
         spec.finalizer = "fin"
+    all_names = names + ([spec.finalizer] if spec.finalizer else [])
+    spec.fail = set(draw(st.lists(st.sampled_from(all_names), unique=True, max_size=3)))
     spec.config = draw(configs)
     spec.schedule = draw(st.none() | st.sampled_from(["10s", "30m", "2h", "1d"]))
     return spec
@@ -107,7 +108,7 @@ def write_project(root: Path) -> None:
 
 
 # ------------------------------------------------------------------ reference evaluation
-def reference_outcome(spec: Spec, fail: set[str], choices: dict[str, str]) -> dict[str, str]:
+def reference_outcome(spec: Spec, fail: set[str] | None = None, choices: dict[str, str] | None = None) -> dict[str, str]:
     """Each task's final state under Snowflake's documented rules.
 
     `fail`: tasks whose body fails when run. `choices`: branch -> the child its step selects.
@@ -116,6 +117,8 @@ def reference_outcome(spec: Spec, fail: set[str], choices: dict[str, str]) -> di
     needs that branch to have succeeded and selected it; a task that does not run is SKIPPED.
     The finalizer always runs.
     """
+    fail = spec.fail if fail is None else fail
+    choices = spec.choices() if choices is None else choices
     state: dict[str, str] = {}
     branches = spec.branches()
     pending = list(spec.tasks)
