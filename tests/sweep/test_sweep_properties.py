@@ -78,3 +78,30 @@ def test_engine_outcome_equals_the_reference_rules(spec):
     event(f"branches: {len(spec.branches())}")
     assert got == reference_outcome(spec), spec.to_yaml()
     assert result.state == ("FAILED" if "FAILED" in got.values() else "SUCCEEDED")
+
+
+from hypothesis import strategies as st  # noqa: E402
+
+_pieces = st.lists(st.one_of(
+    st.sampled_from(["{{ vars.a }}", "{{vars.b}}", "{{ vars.items }}", "{{ environment }}", "{{ vars.zz }}",
+                     "{{ vars.a + 1 }}", "{{", "}}", "{%", "{#", " ", "\n", "x", "@", "."]),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=4)), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pieces, st.sampled_from([None, "prod"]), st.one_of(st.integers(), st.floats(allow_nan=False), st.none(),
+                                                          st.booleans(), st.text(max_size=5), st.lists(st.integers(), max_size=2)))
+def test_fast_template_path_matches_jinja(pieces, environment, value):
+    """Plain {{ vars.NAME }} substitution without Jinja2 gives exactly what the sandbox gives."""
+    from dagc.template import _NOT_SIMPLE, _STATE, _State, _evaluate, _simple
+
+    text = "".join(pieces)
+    ctx = {"environment": environment, "vars": {"a": value, "b": "B", "items": 1}}
+    fast = _simple(text, ctx)
+    if fast is _NOT_SIMPLE:
+        return
+    token = _STATE.set(_State(set(), None))
+    try:
+        assert fast == _evaluate(text, ctx) or (fast != fast)  # NaN excluded above; equality otherwise
+    finally:
+        _STATE.reset(token)
