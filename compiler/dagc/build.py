@@ -52,12 +52,20 @@ class _Checker:
                      "it to join <pipeline>$<task>)")
         tasks_raw: dict[str, Any] = d.get("tasks") or {}
         final_raw: dict[str, Any] = d.get("finally") or {}
+        odd = {str(t) for t in [*tasks_raw, *final_raw] if not isinstance(t, str)}
+        for section, names in (("tasks", tasks_raw), ("finally", final_raw)):
+            for t in names:
+                if not isinstance(t, str):  # `2:` or `true:` as a task name: reported here, then named as text
+                    self.err("DAGC501", f"task name {t!r} is not a valid Snowflake identifier", (section, t),
+                             "use letters, digits and underscores, starting with a letter or underscore", key=True)
+        tasks_raw = {str(k): v for k, v in tasks_raw.items()}
+        final_raw = {str(k): v for k, v in final_raw.items()}
         defaults = d.get("defaults") or {}
 
         all_names = list(tasks_raw) + list(final_raw)
         for section, names in (("tasks", tasks_raw), ("finally", final_raw)):
             for t in names:
-                if not is_identifier(t):
+                if not is_identifier(t) and t not in odd:
                     self.err("DAGC501", f"task name {t!r} is not a valid Snowflake identifier", (section, t),
                              "use letters, digits and underscores, starting with a letter or underscore", key=True)
         for t in final_raw:
@@ -232,7 +240,7 @@ class _Checker:
                              ("tasks", t.name, "after", i), "the finalizer always runs last; remove it from `after`")
                 elif p not in names:
                     self.err("DAGC301", f"task {t.name!r} runs after {p!r}, which is not a task",
-                             ("tasks", t.name, "after", i), did_you_mean(p, names) or f"tasks: {', '.join(sorted(names))}")
+                             ("tasks", t.name, "after", i), did_you_mean(str(p), names) or f"tasks: {', '.join(sorted(names))}")
                 else:
                     children[p].append(t.name)
         for n, kids in children.items():

@@ -23,8 +23,8 @@ def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> t
     if env is None:
         return base, []
     if not isinstance(envs, dict) or env not in envs:
-        names = sorted(envs) if isinstance(envs, dict) else []
-        hint = did_you_mean(env, names) or (f"declared environments: {', '.join(names)}" if names else
+        names = sorted(map(str, envs)) if isinstance(envs, dict) else []
+        hint = did_you_mean(str(env), names) or (f"declared environments: {', '.join(names)}" if names else
                                              "this pipeline declares no `environments:`")
         p = doc.pos(("environments",), key=True) if names else doc.pos(())
         return base, [Diagnostic("DAGC201", f"unknown environment {env!r}", doc.path, p.line, p.col, hint=hint)]

@@ -196,7 +196,7 @@ def _render_one(doc: Document, text: str, path: Path, ctx: dict[str, Any], diags
         return _evaluate(text, ctx)
     except UndefinedError as exc:
         msg, hint = f"template error: {exc.message}", "define it under `vars:` and use it as {{ vars.NAME }}"
-        names = sorted(ctx["vars"]) if isinstance(ctx.get("vars"), dict) else []
+        names = sorted(map(str, ctx["vars"])) if isinstance(ctx.get("vars"), dict) else []  # keys may be true/1
         if names:
             hint += f" (defined: {', '.join(names)})"
     except SecurityError as exc:

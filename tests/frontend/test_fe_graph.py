@@ -167,3 +167,13 @@ def test_order_is_topological_and_stable(tmp_path):
     p, _ = check_file(write(tmp_path, text))
     names = [t.name for t in p.tasks]
     assert names.index("a") < names.index("b") < names.index("c")
+
+
+def test_non_string_task_names_and_var_keys(tmp_path):
+    """Found by the fuzz run: `2:` or `false:` as keys used to crash sorting mixed key types."""
+    d = only(check(tmp_path, "name: x\ntasks:\n  2: {sql: s, after: [zz]}\n  b: {sql: s}\n"), "DAGC501")
+    at(d, 3, 3)
+    assert "tasks: 2, b" in only(check(tmp_path, "name: x\ntasks:\n  2: {sql: s, after: [zz]}\n  b: {sql: s}\n"),
+                                 "DAGC301").hint
+    d = only(check(tmp_path, "name: x\nvars: {false: 1, a: 2}\ntasks:\n  t: {sql: \"{{ vars.nope }}\"}\n"), "DAGC210")
+    assert "(defined: False, a)" in d.hint
