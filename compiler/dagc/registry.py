@@ -147,8 +147,26 @@ def _ann(arg: ast.arg) -> str | None:
     return ast.unparse(arg.annotation) if arg.annotation is not None else None
 
 
+def _literal_strings(node: ast.AST | None) -> frozenset[str] | None:
+    """`Literal["a", "b"]` (also quoted) -> {"a", "b"}; anything else -> None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except SyntaxError:
+            return None
+    if isinstance(node, ast.Subscript) and getattr(node.value, "id", getattr(node.value, "attr", None)) == "Literal":
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elts):
+            return frozenset(e.value for e in elts)  # type: ignore[union-attr]
+    return None
+
+
 def _returns(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str] | None:
-    """The string literals a (branch) step returns, if every `return` returns one; else None."""
+    """The strings a (branch) step can return: its `Literal[...]` return annotation, or the string
+    literals of its `return`s when every one returns a literal; None when that is not knowable."""
+    annotated = _literal_strings(fn.returns)
+    if annotated is not None:
+        return annotated
     values: set[str] = set()
     stack: list[ast.AST] = list(fn.body)
     found = False

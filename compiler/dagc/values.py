@@ -15,7 +15,7 @@ STAGE = re.compile(rf"^@~?(?:{_PART}(?:\.{_PART}){{0,2}})?(?:/[A-Za-z0-9_./=-]*)
 PACKAGE = re.compile(r"^[A-Za-z0-9_.\-\[\]]+(?:\s*(?:==|>=|<=|>|<|!=|~=)\s*[A-Za-z0-9_.*+!-]+)*$")
 
 MAX_TIMEOUT_MS = 86_400_000  # Snowflake's USER_TASK_TIMEOUT_MS ceiling (24 h)
-MIN_INTERVAL_S = 10
+MIN_INTERVAL_S = 60  # Snowflake task schedules: at least 1 minute (validate and the emitter agree)
 MAX_INTERVAL_S = 11_520 * 60  # Snowflake caps interval schedules at 11,520 minutes (8 days)
 
 

@@ -9,7 +9,7 @@ import select
 import subprocess
 from pathlib import Path
 
-from conftest import cli_env, dagc_cmd
+from engine_helpers import cli_env, dagc_cmd
 
 YAML = """
 name: demo

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import P, T, make_project, run, states
+from engine_helpers import P, T, make_project, run, states
 from dagc.diagnostics import DagcError
 from dagc.engine.notify import read_notifications
 from dagc.engine.registry import LocalModelRegistry
@@ -187,3 +187,23 @@ def save_then_fail(ctx):
     result = run(P("partial", [T("x", "save_then_fail")]), dp_project)
     assert result.tasks["x"].state == "FAILED"
     assert not DuckTables(dp_project / ".dagc").exists("PARTIAL")
+
+
+def test_parallel_tasks_share_the_warehouse_without_losing_writes(tmp_path: Path) -> None:
+    code = '''
+import pandas as pd
+from dagc.runtime import step
+
+@step
+def append_rows(ctx, k=0):
+    for i in range(5):
+        ctx.tables.write("shared", pd.DataFrame({"K": [k], "I": [i]}), mode="append")
+    return ctx.tables.write(f"own_{k}", pd.DataFrame({"K": [k] * 3}))
+'''
+    project = make_project(tmp_path / "proj", {"par": code})
+    result = run(P("par", [T(f"w{k}", "append_rows", params={"k": k}) for k in range(4)]), project)
+    assert result.state == "SUCCEEDED", {n: v.error for n, v in result.tasks.items()}
+    tables = DuckTables(project / ".dagc")
+    shared = tables.read("shared")
+    assert sorted(zip(shared["K"], shared["I"])) == [(k, i) for k in range(4) for i in range(5)]
+    assert tables.list("OWN_") == ["OWN_0", "OWN_1", "OWN_2", "OWN_3"]

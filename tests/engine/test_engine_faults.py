@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import P, T, cli_env, dagc_cmd, make_project, run, states
+from engine_helpers import P, T, cli_env, dagc_cmd, make_project, run, states
 from dagc.diagnostics import DagcError
 from dagc.engine.state import StateStore
 
@@ -45,6 +45,12 @@ def test_step_that_calls_os_exit(project: Path) -> None:
     result, t = one(project, T("quit", "exit_hard", params={"code": 7}))
     assert t.state == "FAILED" and "exited with code 7" in (t.error or "")
     assert result.tasks["after"].state == "SKIPPED" and result.tasks["fin"].state == "SUCCEEDED"
+
+
+def test_step_that_crashes_the_interpreter(project: Path) -> None:
+    result, t = one(project, T("crash", "segfault"))
+    assert t.state == "FAILED" and "killed by SIGSEGV" in (t.error or "")
+    assert result.tasks["fin"].state == "SUCCEEDED"
 
 
 def test_return_value_not_json(project: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import P, T, make_project, run, states
+from engine_helpers import P, T, make_project, run, states
 
 # ---- the documented rules, independently ----------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import P, T, cli_env, dagc_cmd, run, states
+from engine_helpers import P, T, cli_env, dagc_cmd, run, states
 from dagc.diagnostics import DagcError
 from dagc.engine.api import retry_run
 from dagc.engine.state import StateStore
@@ -107,3 +107,13 @@ def test_only_and_from_reuse_earlier_values(project: Path) -> None:
     assert frm.tasks["b"].started_at is not None and frm.tasks["c"].started_at is not None
     with pytest.raises(DagcError, match="no task 'zz'"):
         run(p, project, only=["zz"])
+
+
+def test_retry_of_an_only_run_keeps_its_selection(project: Path, tmp_path: Path) -> None:
+    fixed = tmp_path / "fixed"
+    p = P("sel", [T("a", "ok"), T("b", "flaky", after=["a"], params={"marker": str(fixed)}), T("c", "ok", after=["b"])])
+    first = run(p, project, only=["b"])
+    assert states(first) == {"a": "NOT_EXECUTED", "b": "FAILED", "c": "NOT_EXECUTED"}
+    fixed.touch()
+    again = retry_run(first.run_id, project_root=project, state_dir=project / ".dagc", pipeline=p)
+    assert states(again) == {"a": "NOT_EXECUTED", "b": "SUCCEEDED", "c": "NOT_EXECUTED"}

@@ -1,20 +1,23 @@
 """Every task of the shipped training pipeline, made to fail: the finalizer runs, the history says what happened.
 
 Two variants, both parametrized over the tasks of pipelines/training.yaml as it is in the tree:
-  - against stand-in steps (same names, trivial bodies), so every task can be reached today;
-  - against the real steps in steps/, skipping a task only while one of its upstream steps still
-    fails on its own (the stubs raise NotImplementedError); once the ML steps land these run fully.
+  - against stand-in steps (same names, trivial bodies): whole runs, every outcome compared with
+    the reference evaluator of Snowflake's rules;
+  - against the real steps in steps/: one full baseline run, then each task failed in a run
+    `--from` that task, so its upstream outputs are the real ones (reused) and the test stays
+    fast. A task is skipped only if one of its upstream steps fails on its own in the tree.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import REPO, make_project
+from engine_helpers import REPO, make_project
 from dagc.engine.api import run_pipeline
 from dagc.engine.notify import read_notifications
 from dagc.engine.project import load_pipeline
@@ -23,7 +26,7 @@ from dagc.ir import Pipeline
 from test_engine_fidelity import reference_outcomes
 
 TRAINING = REPO / "pipelines" / "training.yaml"
-PIPELINE = load_pipeline(TRAINING)
+PIPELINE = load_pipeline(TRAINING, var_sets={"rows": 3000})  # the real steps on a small dataset
 TASKS = [t.name for t in PIPELINE.all_tasks()]
 FIN = PIPELINE.finalizer.name if PIPELINE.finalizer else None
 
@@ -80,7 +83,8 @@ def test_training_task_fails_with_stand_in_steps(tmp_path: Path, monkeypatch: py
     project = stand_in_project(tmp_path / "proj")
     case = gate_case_reaching(failing)
     monkeypatch.setenv("DAGC_TEST_GATE", case)
-    p = load_pipeline(project / "pipelines" / "training.yaml")
+    # graph-level retries off here (they repeat the same injected failure; the real-steps variant keeps them)
+    p = dataclasses.replace(load_pipeline(project / "pipelines" / "training.yaml"), retries=None)
     sdir = project / ".dagc"
     fail = [failing] + (["load_source"] if failing == "on_failure" else [])  # on_failure runs only after a failure
     result = run_pipeline(p, project_root=project, state_dir=sdir, fail_tasks=fail, parallelism=2)
@@ -97,11 +101,11 @@ def test_training_task_fails_with_stand_in_steps(tmp_path: Path, monkeypatch: py
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One run of the real steps as they are in the tree, without injected faults."""
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One full run of the real steps as they are in the tree, without injected faults."""
     sdir = tmp_path_factory.mktemp("training-real") / ".dagc"
     result = run_pipeline(PIPELINE, project_root=REPO, state_dir=sdir, parallelism=2)
-    return {n: v for n, v in result.tasks.items()}
+    return sdir, {n: v for n, v in result.tasks.items()}
 
 
 def _ancestors(name: str) -> set[str]:
@@ -116,19 +120,21 @@ def _ancestors(name: str) -> set[str]:
 
 
 @pytest.mark.parametrize("failing", TASKS)
-def test_training_task_fails_with_real_steps(tmp_path: Path, baseline: dict[str, Any], failing: str) -> None:
-    broken = sorted(a for a in _ancestors(failing) if baseline[a].state == "FAILED")
-    if failing == "on_failure":
-        broken = []  # reached through an injected upstream failure below
+def test_training_task_fails_with_real_steps(baseline: tuple[Path, dict[str, Any]], failing: str) -> None:
+    """Fail one task of the real pipeline, its upstream reused from the baseline run (`--from TASK`)."""
+    sdir, base = baseline
+    broken = sorted(a for a in _ancestors(failing) if base[a].state == "FAILED")
     if broken:
         pytest.skip(f"upstream step(s) {', '.join(broken)} fail on their own in the tree as it is "
-                    f"({baseline[broken[0]].error}); runs fully once the ML steps land")
-    sdir = tmp_path / ".dagc"
-    fail = [failing] + (["load_source"] if failing == "on_failure" else [])
-    result = run_pipeline(PIPELINE, project_root=REPO, state_dir=sdir, fail_tasks=fail, parallelism=2)
-    on_their_own = {n for n, v in baseline.items() if v.state == "FAILED"}
-    check_history(sdir, result, "load_source" if failing == "on_failure" else failing, on_their_own)
+                    f"({base[broken[0]].error})")
+    result = run_pipeline(PIPELINE, project_root=REPO, state_dir=sdir, from_task=failing, fail_tasks=[failing],
+                          parallelism=2)
+    check_history(sdir, result, failing)
+    for a in _ancestors(failing):
+        if base[a].state == "SUCCEEDED":
+            assert result.tasks[a].reused_from is not None  # upstream outputs came from the real run
     for child in PIPELINE.children(failing):
-        t = PIPELINE.task(child)
-        if t.when.value == "all_succeeded":
+        if PIPELINE.task(child).when.value == "all_succeeded":
             assert result.tasks[child].state == "SKIPPED"
+    if FIN and failing != FIN:
+        assert result.tasks[FIN].state == "SUCCEEDED"

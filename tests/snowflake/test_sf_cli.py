@@ -64,8 +64,16 @@ def test_plan_against_manifest_exit_codes(tmp_path: Path, capsys) -> None:
     code, out, _ = run(["plan", TRAINING, "--env", "dev", "--against", str(m)], capsys)
     assert code == 2  # drift: dev and prod differ
     assert "warehouse: PROD_WH -> DEV_WH" in out
-    assert "config.gate.threshold: 0.8 -> 0.7" in out  # one line per changed key, old -> new
-    assert "python params.rows: 1000000 -> 20000" in out  # what changed inside a Python task
+    prod, dev = (build_manifest(load_pipeline(TRAINING, env=e)) for e in ("prod", "dev"))
+    for k in sorted(set(prod["graph"]["config"]) | set(dev["graph"]["config"])):
+        old, new = prod["graph"]["config"].get(k), dev["graph"]["config"].get(k)
+        if old != new:  # one line per changed config key, old -> new
+            assert f"config.{k}: {old} -> {new}" in out
+    changed_params = [(t["name"], k, t["params"].get(k), u["params"].get(k))
+                      for t, u in zip(prod["tasks"], dev["tasks"]) for k in t["params"] if t["params"].get(k) != u["params"].get(k)]
+    assert changed_params  # the environments differ in some step parameter
+    for _, k, old, new in changed_params:  # what changed inside a Python task
+        assert f"python params.{k}: {old} -> {new}" in out
     code, _, err = run(["plan", TRAINING, "--env", "prod", "--against", str(tmp_path / "missing.json")], capsys)
     assert code == 1 and "no such file" in err
 
@@ -160,3 +168,28 @@ def test_commands_against_a_recording_schema(monkeypatch, capsys) -> None:
     assert code == 0 and schema.store == {} and "dropped 11 task(s)" in out
     code, out, err = run(["trigger", TRAINING, "--env", "prod"], capsys)
     assert code == 1 and "not deployed" in err
+
+
+def test_plans_never_show_the_pipelines_secrets(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DAGC_TEST_TOKEN", "tok-SECRET-12345")
+    f = tmp_path / "notify.yaml"
+    f.write_text(
+        "name: notify\n"
+        "warehouse: WH\n"
+        "stage: '@DB.SC.STAGE'\n"
+        "config:\n"
+        "  webhook_token: \"{{ secret('DAGC_TEST_TOKEN') }}\"\n"
+        "tasks:\n"
+        "  ping:\n"
+        "    sql: \"select '{{ secret('DAGC_TEST_TOKEN') }}'\"\n"
+    )
+    for fmt in ("text", "json"):
+        code, out, err = run(["deploy", "--dry-run", str(f), "--format", fmt], capsys)
+        assert code == 0, err
+        assert "tok-SECRET-12345" not in out + err
+        assert "REDACTED" in out
+
+
+def test_dry_run_with_a_named_connection_that_does_not_exist_is_an_error(capsys) -> None:
+    code, out, err = run(["deploy", "--dry-run", TRAINING, "--connection", "prod"], capsys)
+    assert code == 1 and "no Snowflake connection named 'prod'" in err

@@ -122,6 +122,9 @@ def test_settings_with_no_place_in_dagv1_are_compile_errors() -> None:
         emit.build_dag(dataclasses.replace(p, tasks=(nested,) + p.tasks[1:]))
     with pytest.raises(DagcError, match="no stage"):
         emit.build_dag(dataclasses.replace(p, stage=None))
+    stray = T("audit", after=["quality_gate"])
+    with pytest.raises(DagcError, match="follows branch 'quality_gate' but is none of its cases"):
+        emit.build_dag(dataclasses.replace(p, tasks=p.tasks + (stray,)))
     size_on_wh = dataclasses.replace(p.tasks[0], serverless_size="SMALL")
     with pytest.raises(DagcError, match="serverless tasks only"):
         emit.build_dag(dataclasses.replace(p, tasks=(size_on_wh,) + p.tasks[1:]))

@@ -117,7 +117,7 @@ def plan(pipeline: str, env: str | None, sets: tuple[str, ...], connection: str 
         if exc.exit_code == 2:  # 2 means "changes pending" here; every failure is 1
             exc.exit_code = 1
         raise
-    _print_plan(result, fmt, verbose)
+    _print_plan(result, fmt, verbose, p)
     return 0 if result.empty else 2
 
 
@@ -136,13 +136,16 @@ def _staged_check(session: Any, want: Any) -> Any:
     return staged
 
 
-def _print_plan(result: Any, fmt: str, verbose: bool) -> None:
+def _print_plan(result: Any, fmt: str, verbose: bool, pipeline: Any = None) -> None:
+    """Plans show config and SQL values: the pipeline's secrets are masked (dagc.redact)."""
+    from dagc.redact import redact_data, redact_text, secrets_of
     from dagc.snowflake.state import render_plan
 
+    secrets = secrets_of(pipeline) if pipeline is not None else frozenset()
     if fmt == "json":
-        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+        click.echo(json.dumps(redact_data(result.to_json(), secrets), indent=2, default=str))
     else:
-        click.echo(render_plan(result, verbose=verbose))
+        click.echo(redact_text(render_plan(result, verbose=verbose), secrets))
 
 
 @click.command()
@@ -169,9 +172,9 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], connection: st
     limit = parse_timeout(timeout)
     p = load(pipeline, env, sets)
     want = d.desired(p, project_root=project_root_of(pipeline))
-    if dry_run and not is_configured(connection):
+    if dry_run and connection is None and not is_configured(None):  # a named connection must exist
         result = d.plan_create_all(want)
-        _print_plan(result, fmt, verbose)
+        _print_plan(result, fmt, verbose, p)
         if fmt == "text":
             click.echo("dry run: nothing was changed (no connection configured, so this is a full create)")
         return 0
@@ -182,7 +185,7 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], connection: st
         staged = _staged_check(session, want)
         if dry_run:
             result = d.plan_remote(want, schema, bundle_staged=staged)
-            _print_plan(result, fmt, verbose)
+            _print_plan(result, fmt, verbose, p)
             if fmt == "text":
                 click.echo("dry run: nothing was changed")
             return 0
@@ -190,7 +193,10 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], connection: st
         res = d.deploy(want, schema, upload=upload, bundle_staged=staged,
                        log=(lambda s: click.echo(f"  {s}")) if fmt == "text" else (lambda s: None))
         if fmt == "json":
-            click.echo(json.dumps({"plan": res.plan.to_json(), "calls": res.calls}, indent=2, default=str))
+            from dagc.redact import redact_data, secrets_of
+
+            click.echo(json.dumps(redact_data({"plan": res.plan.to_json(), "calls": res.calls}, secrets_of(p)),
+                                  indent=2, default=str))
         elif res.plan.empty:
             click.echo(f"{p.name}: up to date, nothing to change")
         else:

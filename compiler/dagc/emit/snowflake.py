@@ -32,11 +32,9 @@ from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import DagcError
-from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, task_spec
+from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, spec_text, task_spec
 
-# Snowflake limits a task schedule to between one minute and eight days (11520 minutes).
-MIN_INTERVAL_S = 60
-MAX_INTERVAL_S = 11520 * 60
+from dagc.values import MAX_INTERVAL_S, MIN_INTERVAL_S  # one limit for validate and deploy
 SERVERLESS_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-LW#?]+$")
 
@@ -118,7 +116,7 @@ class SnowflakeEmitter:
         bundle_import: str | None = None,
         bundle_hash: str | None = None,
         step_modules: Mapping[str, str] | None = None,
-        entry_factory: Callable[[str, dict[str, Any]], Callable[..., Any]] | None = None,
+        entry_factory: Callable[[str, dict[str, Any], str], Callable[..., Any]] | None = None,
     ) -> None:
         self.p = pipeline
         self.bundle_import = bundle_import
@@ -157,6 +155,14 @@ class SnowflakeEmitter:
             packages=g["packages"] or None,
             use_func_return_value=False,
         )
+        for task in p.tasks:
+            for a in task.after:
+                if a in self._branches and task.name not in set(p.task(a).cases.values()):
+                    raise EmitError(
+                        f"task {task.name!r} follows branch {a!r} but is none of its cases; on Snowflake it would "
+                        "never run (dagv1 runs a branch's successors only when chosen)",
+                        f"add it to {a!r}'s cases, or make it follow one of the case tasks",
+                    )
         made: dict[str, DAGTask] = {}
         for task in p.tasks:  # topological order: predecessors exist before their successors
             made[task.name] = self._task(dag, task, g)
@@ -227,10 +233,11 @@ class SnowflakeEmitter:
                 stage=self.p.stage,
                 timeout_ms=t.timeout_ms,
             )
-            fp = self._fingerprint(spec)
+            text = spec_text(spec)
+            fp = self._fingerprint(text)
             comment = marked_comment(comment, fp)
             definition = StoredProcedureCall(
-                self.entry_factory(self.p.name, spec),
+                self.entry_factory(self.p.name, spec, text),
                 stage_location=g["stage"],
                 imports=g["imports"] or None,
                 packages=g["packages"] or None,
@@ -251,10 +258,10 @@ class SnowflakeEmitter:
         )
 
 
-def _default_entry_factory(pipeline: str, spec: dict[str, Any]) -> Callable[..., Any]:
+def _default_entry_factory(pipeline: str, spec: dict[str, Any], text: str) -> Callable[..., Any]:
     from dagc.runtime.snowflake import make_entry
 
-    return make_entry(pipeline, spec)
+    return make_entry(pipeline, spec, spec_json=text)
 
 
 def build_dag(pipeline: ir.Pipeline, **kwargs: Any) -> DAG:

@@ -198,7 +198,9 @@ def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path,
                 retries_left -= 1
                 graph_attempt += 1
                 store.set_graph_attempt(run_id, graph_attempt)
-                presets, attempts, forced = _kept(current.views), dict(current.attempts), frozenset()
+                # --only/--from selections stay as they were: forced tasks run again, tasks outside
+                # the selection stay not executed
+                presets, attempts = _kept(current.views), dict(current.attempts)
     finally:
         pool.shutdown()
     store.finish_run(run_id, state, first_task, first_error)
@@ -207,8 +209,10 @@ def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path,
 
 
 def _kept(views: Mapping[str, TaskView]) -> dict[str, Preset]:
-    return {n: Preset(rules.SUCCEEDED, v.return_value, v.branch_case, v.reused_from)
+    kept = {n: Preset(rules.SUCCEEDED, v.return_value, v.branch_case, v.reused_from)
             for n, v in views.items() if v.state == rules.SUCCEEDED and not v.is_finalizer}
+    kept.update({n: Preset(rules.NOT_EXECUTED) for n, v in views.items() if v.state == rules.NOT_EXECUTED})
+    return kept
 
 
 def retry_run(
@@ -260,11 +264,15 @@ def retry_run(
     fin = pipeline.finalizer.name if pipeline.finalizer else None
     presets = {n: Preset(rules.SUCCEEDED, a.return_value, a.branch_case, a.reused_from)
                for n, a in latest.items() if a.state == rules.SUCCEEDED and n != fin}
+    # a run started with --only/--from keeps its selection: outside it stays not executed
+    presets.update({n: Preset(rules.NOT_EXECUTED) for n, a in latest.items() if a.state == rules.NOT_EXECUTED})
+    forced = frozenset(rec.options.get("only") or ([rec.options["from"]] if rec.options.get("from") else []))
+    forced = frozenset(n for n in forced if n in {t.name for t in pipeline.all_tasks()})
     graph_attempt = rec.graph_attempt + 1
     store.claim_run(rec.run_id, graph_attempt)
     config = _unmask(rec.config, _encode_config(pipeline))
     return _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, config,
-                    presets, attempts, frozenset(), injected, parallelism, observer, webhook_url,
+                    presets, attempts, forced, injected, parallelism, observer, webhook_url,
                     graph_attempt=graph_attempt, started=time.time())
 
 

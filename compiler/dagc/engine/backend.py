@@ -66,4 +66,8 @@ class LocalBackend:
             if self._models is not None:
                 self._models.close()
                 self._models = None
+            if self._tables is not None:
+                from dagc.engine.tables import release
+
+                release(self.state_dir)
             self._tables = None

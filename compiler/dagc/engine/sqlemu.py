@@ -15,7 +15,6 @@ construct, never with the emulator's stack trace (that goes to the task log).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -36,15 +35,56 @@ NOTIFICATION_WRAPPERS = {"TEXT_PLAIN", "TEXT_HTML", "APPLICATION_JSON"}
 
 
 def split_statements(sql: str) -> list[str]:
-    """Statements as Snowflake would split them (quotes, $$ blocks and comments respected)."""
-    from snowflake.connector.util_text import split_statements as split
+    """Statements as Snowflake splits them: on `;` outside quotes, $$ blocks and comments.
 
-    out = []
-    for stmt, _is_put_get in split(io.StringIO(sql), remove_comments=True):
-        s = stmt.strip().rstrip(";").strip()
-        if s:
-            out.append(s)
-    return out
+    Written here rather than borrowed from snowflake.connector so that a SQL task made only of
+    emulated calls (the usual on_failure notification) never pays for importing the connector.
+    """
+    out: list[str] = []
+    buf: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        two = sql[i:i + 2]
+        if two == "--" or two == "//":
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if two == "/*":
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            buf.append(" ")
+            continue
+        if two == "$$":
+            j = sql.find("$$", i + 2)
+            j = n if j < 0 else j + 2
+            buf.append(sql[i:j])
+            i = j
+            continue
+        if c in ("'", '"'):
+            j = i + 1
+            while j < n:
+                if sql[j] == "\\" and c == "'":
+                    j += 2
+                    continue
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:  # doubled quote
+                        j += 2
+                        continue
+                    break
+                j += 1
+            buf.append(sql[i:j + 1])
+            i = j + 1
+            continue
+        if c == ";":
+            out.append("".join(buf))
+            buf = []
+            i += 1
+            continue
+        buf.append(c)
+        i += 1
+    out.append("".join(buf))
+    return [s.strip() for s in out if s.strip()]
 
 
 def _short(stmt: str, width: int = 80) -> str:
@@ -129,8 +169,17 @@ class SqlRunner:
         self.conn: Any = None
 
     def __enter__(self) -> "SqlRunner":
+        return self
+
+    def _connect(self) -> Any:
+        """Open fakesnow on the first statement that needs it: emulated calls alone never do."""
+        if self.conn is not None:
+            return self.conn
         from fakesnow.instance import FakeSnow
 
+        from dagc.engine.tables import release
+
+        release(self.state_dir)  # this process's Tables connection would lock fakesnow out
         warehouse_dir(self.state_dir).mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + 300
         delay = 0.002
@@ -139,7 +188,7 @@ class SqlRunner:
             try:
                 self.conn = fs.connect(database=DATABASE, schema=SCHEMA)
                 self.fs = fs
-                return self
+                return self.conn
             except Exception as exc:
                 fs.duck_conn.close()
                 if not _is_lock_error(exc) or time.monotonic() > deadline:
@@ -148,10 +197,13 @@ class SqlRunner:
                 delay = min(delay * 2, 0.1)
 
     def __exit__(self, *exc: Any) -> None:
+        if self.conn is None:
+            return
         try:
             self.conn.close()
         finally:
             self.fs.duck_conn.close()
+            self.conn = self.fs = None
 
     # ---- statements -----------------------------------------------------------------------------
 
@@ -190,7 +242,7 @@ class SqlRunner:
     def execute(self, text: str, where: str) -> Any:
         from snowflake.connector.errors import Error as ConnectorError
 
-        cur = self.conn.cursor()
+        cur = self._connect().cursor()
         try:
             cur.execute(text)
         except NotImplementedError as exc:

@@ -209,6 +209,14 @@ class StateStore:
                     self.conn.execute("ROLLBACK")
             raise _state_error(exc, self.state_dir) from None
 
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One statement, committed on its own (autocommit: atomic, and one round trip fewer than a tx)."""
+        assert self.conn is not None
+        try:
+            self.conn.execute(sql, params)
+        except (sqlite3.Error, OSError) as exc:
+            raise _state_error(exc, self.state_dir) from None
+
     # ---- writes -------------------------------------------------------------------------------
 
     def create_run(self, *, run_id: str, pipeline: str, source: str, environment: str | None,
@@ -247,35 +255,32 @@ class StateStore:
 
     def start_attempt(self, run_id: str, task: str, attempt: int, graph_attempt: int, log_path: str,
                       worker_pid: int | None, started_at: float) -> None:
-        with self.tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO task_runs (run_id, task, attempt, graph_attempt, state, started_at, log_path,"
-                " worker_pid) VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, task, attempt, graph_attempt, rules.RUNNING, started_at, log_path, worker_pid),
-            )
+        self._write(
+            "INSERT OR REPLACE INTO task_runs (run_id, task, attempt, graph_attempt, state, started_at, log_path,"
+            " worker_pid) VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, task, attempt, graph_attempt, rules.RUNNING, started_at, log_path, worker_pid),
+        )
 
     def finish_attempt(self, run_id: str, task: str, attempt: int, *, state: str, ended_at: float,
                        started_at: float | None, return_value: str | None = None, branch_case: str | None = None,
                        error: str | None = None, traceback: str | None = None) -> None:
         duration = None if started_at is None else (ended_at - started_at) * 1000.0
-        with self.tx() as c:
-            c.execute(
-                "UPDATE task_runs SET state=?, ended_at=?, duration_ms=?, return_value=?, branch_case=?, error=?,"
-                " traceback=? WHERE run_id=? AND task=? AND attempt=?",
-                (state, ended_at, duration, return_value, branch_case, error, traceback, run_id, task, attempt),
-            )
+        self._write(
+            "UPDATE task_runs SET state=?, ended_at=?, duration_ms=?, return_value=?, branch_case=?, error=?,"
+            " traceback=? WHERE run_id=? AND task=? AND attempt=?",
+            (state, ended_at, duration, return_value, branch_case, error, traceback, run_id, task, attempt),
+        )
 
     def record_outcome(self, run_id: str, task: str, attempt: int, graph_attempt: int, state: str, *,
                        error: str | None = None, return_value: str | None = None,
                        branch_case: str | None = None, reused_from: str | None = None) -> None:
         """A task that reached a terminal state without running (SKIPPED, CANCELLED, reused, not executed)."""
-        with self.tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO task_runs (run_id, task, attempt, graph_attempt, state, ended_at, error,"
-                " return_value, branch_case, reused_from) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (run_id, task, attempt, graph_attempt, state, time.time(), error, return_value, branch_case,
-                 reused_from),
-            )
+        self._write(
+            "INSERT OR REPLACE INTO task_runs (run_id, task, attempt, graph_attempt, state, ended_at, error,"
+            " return_value, branch_case, reused_from) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (run_id, task, attempt, graph_attempt, state, time.time(), error, return_value, branch_case,
+             reused_from),
+        )
 
     def reconcile(self) -> list[str]:
         """Runs whose engine died (kill -9, power loss) are closed as FAILED so they can be retried.

@@ -156,14 +156,15 @@ def run_task(session: Any, spec: Mapping[str, Any], *, facts: TaskFacts | None =
 _SESSION_TYPE: Any = None
 
 
-def make_entry(pipeline: str, spec: Mapping[str, Any]) -> Callable[..., Any]:
+def make_entry(pipeline: str, spec: Mapping[str, Any], *, spec_json: str | None = None) -> Callable[..., Any]:
     """A Snowpark-registrable handler `(session) -> str` bound to one task's spec.
 
     The closure holds only JSON text, so cloudpickle ships a few hundred bytes per task; the
     code it calls comes from the staged bundle.
     """
     spec = dict(spec, pipeline=pipeline)
-    spec_json = json.dumps(spec, sort_keys=True)
+    if spec_json is None:
+        spec_json = json.dumps(spec, sort_keys=True)
 
     def dagc_task(session):  # type: ignore[no-untyped-def]
         import json as _json

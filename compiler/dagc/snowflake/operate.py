@@ -269,16 +269,20 @@ def _session_for(pipeline_path: str | Path, connection: str | None, env: str | N
     return pipeline, session, schema, conn
 
 
+def _run_source(pipeline_path: str | Path, connection: str | None, env: str | None, source: RunSource | None,
+                pipeline_name: str | None) -> tuple[RunSource, str, Any]:
+    """The run rows to read (the deployed graph's, unless a test injects its own), its name, the connection."""
+    if source is not None:
+        return source, pipeline_name or Path(pipeline_path).stem, None
+    pipeline, session, schema, conn = _session_for(pipeline_path, connection, env)
+    return SnowflakeRunSource(schema, session, pipeline.name), pipeline.name, conn
+
+
 def status(pipeline_path: str | Path, run_id: str | None = None, *, connection: str | None, env: str | None,
            fmt: str = "text", source: RunSource | None = None, pipeline_name: str | None = None,
            out: Callable[[str], None] = print) -> int:
     """`dagc status PIPELINE [RUN_ID] --connection NAME`: 0 if the shown runs are fine, 1 if one failed."""
-    conn = None
-    if source is None:
-        pipeline, session, schema, conn = _session_for(pipeline_path, connection, env)
-        pipeline_name = pipeline.name
-        source = SnowflakeRunSource(schema, session, pipeline.name)
-    name = pipeline_name or Path(pipeline_path).stem
+    source, name, conn = _run_source(pipeline_path, connection, env, source, pipeline_name)
     from dagc.snowflake.connection import snowflake_errors
 
     with snowflake_errors(conn):
@@ -296,12 +300,7 @@ def retry(pipeline_path: str | Path, *, connection: str | None, env: str | None,
           timeout: float = 3600.0, source: RunSource | None = None, pipeline_name: str | None = None,
           out: Callable[[str], None] = print, **kw: Any) -> int:
     """`dagc retry PIPELINE --connection NAME`: EXECUTE TASK ... RETRY LAST, optionally followed."""
-    conn = None
-    if source is None:
-        pipeline, session, schema, conn = _session_for(pipeline_path, connection, env)
-        pipeline_name = pipeline.name
-        source = SnowflakeRunSource(schema, session, pipeline.name)
-    name = pipeline_name or Path(pipeline_path).stem
+    source, name, conn = _run_source(pipeline_path, connection, env, source, pipeline_name)
     from dagc.snowflake.connection import snowflake_errors
 
     with snowflake_errors(conn):

@@ -100,6 +100,11 @@ def task_spec(*, pipeline: str, environment: str | None, task: str, kind: str, s
     }
 
 
+def spec_text(spec: Mapping[str, Any]) -> str:
+    """The canonical JSON of a task spec: fingerprinted, and bound into the task's entry point."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def fingerprinter(graph: Mapping[str, Any], bundle_hash: str | None) -> "Callable[[Mapping[str, Any]], str]":
     """`task_fingerprint` with the graph-level part serialised once (1000-task graphs)."""
     graph_key = json.dumps({
@@ -109,8 +114,8 @@ def fingerprinter(graph: Mapping[str, Any], bundle_hash: str | None) -> "Callabl
         "bundle": bundle_hash,
     }, sort_keys=True, separators=(",", ":"), default=str)
 
-    def fp(spec: Mapping[str, Any]) -> str:
-        text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str) + "|" + graph_key
+    def fp(spec: Mapping[str, Any] | str) -> str:
+        text = (spec if isinstance(spec, str) else spec_text(spec)) + "|" + graph_key
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     return fp
