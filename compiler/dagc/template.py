@@ -162,7 +162,8 @@ def _simple(text: str, ctx: dict[str, Any]) -> Any:
     """`{{ vars.NAME }}` / `{{ environment }}` substitution without Jinja2 (most templates are just
     that; Jinja2 costs ~40 ms to import and compiles each template). Anything else, including an
     undefined name (for Jinja2's message), returns _NOT_SIMPLE and goes to the sandbox."""
-    if "{%" in text or "{#" in text or "{{" in _SIMPLE.sub("", text):
+    rest = _SIMPLE.sub("", text)
+    if any(mark in rest for mark in ("{{", "}}", "{%", "%}", "{#", "#}")):
         return _NOT_SIMPLE
     variables = ctx.get("vars")
     values = []
