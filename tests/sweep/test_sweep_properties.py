@@ -17,7 +17,7 @@ from sweep_graphs import Spec, reference_outcome, specs, write_project
 
 ROOT = Path(tempfile.mkdtemp(prefix="dagc-sweep-"))
 write_project(ROOT)
-PROFILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=int(os.environ.get("DAGC_SWEEP_EXAMPLES", "80")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def compile_spec(spec: Spec, name: str = "gen.yaml"):
