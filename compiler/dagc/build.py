@@ -52,12 +52,20 @@ class _Checker:
                      "it to join <pipeline>$<task>)")
         tasks_raw: dict[str, Any] = d.get("tasks") or {}
         final_raw: dict[str, Any] = d.get("finally") or {}
+        odd = {str(t) for t in [*tasks_raw, *final_raw] if not isinstance(t, str)}
+        for section, names in (("tasks", tasks_raw), ("finally", final_raw)):
+            for t in names:
+                if not isinstance(t, str):  # `2:` or `true:` as a task name: reported here, then named as text
+                    self.err("DAGC501", f"task name {t!r} is not a valid Snowflake identifier", (section, t),
+                             "use letters, digits and underscores, starting with a letter or underscore", key=True)
+        tasks_raw = {str(k): v for k, v in tasks_raw.items()}
+        final_raw = {str(k): v for k, v in final_raw.items()}
         defaults = d.get("defaults") or {}
 
         all_names = list(tasks_raw) + list(final_raw)
         for section, names in (("tasks", tasks_raw), ("finally", final_raw)):
             for t in names:
-                if not is_identifier(t):
+                if not is_identifier(t) and t not in odd:
                     self.err("DAGC501", f"task name {t!r} is not a valid Snowflake identifier", (section, t),
                              "use letters, digits and underscores, starting with a letter or underscore", key=True)
         for t in final_raw:
@@ -232,13 +240,18 @@ class _Checker:
                              ("tasks", t.name, "after", i), "the finalizer always runs last; remove it from `after`")
                 elif p not in names:
                     self.err("DAGC301", f"task {t.name!r} runs after {p!r}, which is not a task",
-                             ("tasks", t.name, "after", i), did_you_mean(p, names) or f"tasks: {', '.join(sorted(names))}")
+                             ("tasks", t.name, "after", i), did_you_mean(str(p), names) or f"tasks: {', '.join(sorted(names))}")
                 else:
                     children[p].append(t.name)
         for n, kids in children.items():
             if len(kids) > MAX_EDGES:
                 self.err("DAGC309", f"task {n!r} has {len(kids)} children; Snowflake allows at most {MAX_EDGES}",
                          ("tasks", n), "insert intermediate tasks to fan out", key=True)
+        roots = [t.name for t in tasks if not t.after]
+        if len(roots) > MAX_EDGES:  # tasks without `after` are children of the graph's root task
+            self.err("DAGC309", f"{len(roots)} tasks have no `after`, so the root task has {len(roots)} children; "
+                     f"Snowflake allows at most {MAX_EDGES}", ("tasks",),
+                     "group them under intermediate tasks (each can start up to 100 others)", key=True)
         for t in tasks:
             if not t.is_branch:
                 continue

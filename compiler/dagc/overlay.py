@@ -23,8 +23,8 @@ def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> t
     if env is None:
         return base, []
     if not isinstance(envs, dict) or env not in envs:
-        names = sorted(envs) if isinstance(envs, dict) else []
-        hint = did_you_mean(env, names) or (f"declared environments: {', '.join(names)}" if names else
+        names = sorted(map(str, envs)) if isinstance(envs, dict) else []
+        hint = did_you_mean(str(env), names) or (f"declared environments: {', '.join(names)}" if names else
                                              "this pipeline declares no `environments:`")
         p = doc.pos(("environments",), key=True) if names else doc.pos(())
         return base, [Diagnostic("DAGC201", f"unknown environment {env!r}", doc.path, p.line, p.col, hint=hint)]
@@ -73,8 +73,10 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         from dagc.diagnostics import UsageError
 
         raise UsageError(f"expected KEY=VALUE, got {text!r}", hint="for example: --set gate.threshold=0.8")
+    if len(raw) > 256:  # a scalar literal is short; a long value is text (PyYAML would take seconds on 10 MB)
+        return key.strip(), raw
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, (dict, list)):

@@ -20,6 +20,7 @@ string). Values shorter than MIN_SUBSTRING characters are replaced only where th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 MASK = "***REDACTED***"
@@ -65,36 +66,49 @@ def secrets_of(pipeline: Any) -> frozenset[str]:
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret of at least MIN_SUBSTRING characters replaced by MASK."""
-    for s in sorted({s for s in secrets if len(s) >= MIN_SUBSTRING}, key=len, reverse=True):
+    for s in _long_first(secrets):
         if s in text:
             text = text.replace(s, MASK)
     return text
 
 
-def redact_data(value: Any, secrets: Iterable[str], *, _secret_key: bool = False) -> Any:
+def redact_data(value: Any, secrets: Iterable[str]) -> Any:
     """A copy of JSON-like data with secrets masked: whole values under secret keys, substrings elsewhere.
 
     Mapping keys are redacted too (a secret could end up as a key), and values under
     secret-looking keys are masked whatever their type, so `password: 1234` does not leak as an int.
     """
-    secrets = secrets if isinstance(secrets, frozenset) else frozenset(secrets)
+    exact = frozenset(secrets)
+    return _redact(value, exact, _long_first(exact), False)
+
+
+def _redact(value: Any, exact: frozenset[str], long: tuple[str, ...], secret_key: bool) -> Any:
     if isinstance(value, Mapping):
-        return {redact_text(str(k), secrets) if isinstance(k, str) else k:
-                redact_data(v, secrets, _secret_key=_secret_key or _key_is_secret(k))
+        return {(_sub(k, long) if isinstance(k, str) else k): _redact(v, exact, long, secret_key or _key_is_secret(k))
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_data(v, secrets, _secret_key=_secret_key) for v in value]
-    if _secret_key and value is not None and not isinstance(value, bool):
+        return [_redact(v, exact, long, secret_key) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if secret_key:
         return MASK
     if isinstance(value, str):
-        if value in secrets:
-            return MASK
-        return redact_text(value, secrets)
-    if value is not None and not isinstance(value, bool) and str(value) in secrets:
-        return MASK
-    return value
+        return MASK if value in exact else _sub(value, long)
+    return MASK if exact and str(value) in exact else value
 
 
+def _sub(text: str, long: tuple[str, ...]) -> str:
+    for s in long:
+        if s in text:
+            text = text.replace(s, MASK)
+    return text
+
+
+def _long_first(secrets: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({s for s in secrets if len(s) >= MIN_SUBSTRING}, key=len, reverse=True))
+
+
+@lru_cache(maxsize=4096)
 def _key_is_secret(key: Any) -> bool:
     # flattened config keys ("db.password") and nested ones ("password") alike
     return isinstance(key, str) and any(is_secret_key(part) for part in key.split("."))

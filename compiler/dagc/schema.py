@@ -29,23 +29,47 @@ def schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def _fast_check() -> Any:
+    from dagc.fastschema import Unsupported, compile_schema
+
+    try:
+        return compile_schema(schema())
+    except Unsupported:  # a schema keyword it does not model: always ask jsonschema
+        return lambda doc: False
+
+
+@lru_cache(maxsize=1)
 def _validator() -> Any:
     from jsonschema import Draft202012Validator  # 0.1 s to import: only when a file gets this far
 
     return Draft202012Validator(schema())
 
 
+def _env_schema() -> dict[str, Any]:
+    return {"type": "object", "properties": {"environments": schema()["properties"]["environments"]}}
+
+
+@lru_cache(maxsize=1)
+def _env_fast_check() -> Any:
+    from dagc.fastschema import Unsupported, compile_schema
+
+    try:
+        return compile_schema(_env_schema())
+    except Unsupported:
+        return lambda doc: False
+
+
 @lru_cache(maxsize=1)
 def _env_validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator({"type": "object", "properties": {"environments": schema()["properties"]["environments"]}})
+    return Draft202012Validator(_env_schema())
 
 
 def validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
     """The `environments:` section's own shape, checked before an overlay is applied (after which
     it is gone): an overlay may not rename the pipeline or declare environments of its own."""
-    if "environments" not in data:
+    if "environments" not in data or _env_fast_check()({"environments": data["environments"]}):
         return []
     out: dict[tuple[Any, ...], Diagnostic] = {}
     for err in _env_validator().iter_errors({"environments": data["environments"]}):
@@ -84,6 +108,8 @@ def validate_with_paths(doc: Document, data: Any) -> tuple[list[Diagnostic], lis
     """Diagnostics plus the paths of the rejected values (the front end prunes them and goes on)."""
     if not isinstance(data, dict):
         return validate(doc, data), [()]
+    if _fast_check()(data):  # certainly valid: skip importing and running jsonschema
+        return [], []
     out: dict[tuple[Any, ...], Diagnostic] = {}
     paths: list[tuple[Any, ...]] = []
     for err in _validator().iter_errors(data):

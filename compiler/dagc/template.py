@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from dagc.diagnostics import Diagnostic, Severity
@@ -29,7 +32,21 @@ class _SecretMissing(Exception):
     pass
 
 
-def _env(secrets: set[str], missing_secrets: list[str]) -> Any:
+@dataclass
+class _State:
+    """What one render collects: secret values met, and unset secrets (None: unset is an error)."""
+
+    secrets: set[str]
+    missing: list[str] | None
+
+
+_STATE: ContextVar[_State] = ContextVar("dagc_template_state")
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    """One sandboxed environment per process (so compiled templates can be cached); the per-render
+    state that env_var()/secret() record into lives in a context variable."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -60,23 +77,33 @@ def _env(secrets: set[str], missing_secrets: list[str]) -> Any:
                 raise _EnvVarMissing(name)
             return default
         if is_secret_env_name(str(name)):
-            secrets.add(value)
+            _STATE.get().secrets.add(value)
         return value
 
     def secret(name: str) -> str:
         """A secret from the environment variable `name`: usable anywhere, masked in every output."""
+        state = _STATE.get()
         value = os.environ.get(name)
         if value is None:
-            if missing_secrets is None:
+            if state.missing is None:
                 raise _SecretMissing(name)
-            missing_secrets.append(name)
+            state.missing.append(name)
             return f"<secret {name} not set>"
-        secrets.add(value)
+        state.secrets.add(value)
         return value
 
     env.globals = {"env_var": env_var, "secret": secret}
-    env.dagc_missing = missing_secrets  # read by _render_one to warn at the template's position
     return env
+
+
+@lru_cache(maxsize=2048)
+def _expression(expr: str) -> Any:
+    return _env().compile_expression(expr, undefined_to_none=False)
+
+
+@lru_cache(maxsize=2048)
+def _template(text: str) -> Any:
+    return _env().from_string(text)
 
 
 def has_templates(value: Any) -> bool:
@@ -98,41 +125,79 @@ def render(doc: Document, data: dict[str, Any], environment: str | None, *, secr
     """
     if not has_templates(data):
         return data, []
-    secrets = secrets if secrets is not None else set()
-    missing: list[str] | None = [] if missing_secrets == "warn" else None
-    env = _env(secrets, missing)  # type: ignore[arg-type]
+    state = _State(secrets if secrets is not None else set(), [] if missing_secrets == "warn" else None)
+    token = _STATE.set(state)
+    try:
+        return _render(doc, data, environment)
+    finally:
+        _STATE.reset(token)
+
+
+def _render(doc: Document, data: dict[str, Any], environment: str | None) -> tuple[dict[str, Any], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     raw_vars = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     base_ctx = {"environment": environment, "vars": {}}
-    rendered_vars = _walk(env, doc, raw_vars, ("vars",), base_ctx, diags)
+    rendered_vars = _walk(doc, raw_vars, ("vars",), base_ctx, diags)
     ctx = {"environment": environment, "vars": rendered_vars}
-    out = {k: (rendered_vars if k == "vars" else _walk(env, doc, v, (k,), ctx, diags)) for k, v in data.items()}
+    out = {k: (rendered_vars if k == "vars" else _walk(doc, v, (k,), ctx, diags)) for k, v in data.items()}
     return out, diags
 
 
-def _walk(env: Any, doc: Document, value: Any, path: Path, ctx: dict[str, Any], diags: list[Diagnostic]) -> Any:
+def _walk(doc: Document, value: Any, path: Path, ctx: dict[str, Any], diags: list[Diagnostic]) -> Any:
     if isinstance(value, dict):
-        return {k: _walk(env, doc, v, path + (k,), ctx, diags) for k, v in value.items()}
+        return {k: _walk(doc, v, path + (k,), ctx, diags) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(env, doc, v, path + (i,), ctx, diags) for i, v in enumerate(value)]
+        return [_walk(doc, v, path + (i,), ctx, diags) for i, v in enumerate(value)]
     if isinstance(value, str) and ("{{" in value or "{%" in value):
-        return _render_one(env, doc, value, path, ctx, diags)
+        return _render_one(doc, value, path, ctx, diags)
     return value
 
 
-def _render_one(env: Any, doc: Document, text: str, path: Path, ctx: dict[str, Any], diags: list[Diagnostic]) -> Any:
+_SIMPLE = re.compile(r"\{\{\s*(?:vars\.([A-Za-z_][A-Za-z0-9_]*)|(environment))\s*\}\}")
+_DICT_ATTRS = frozenset(dir(dict))
+_NOT_SIMPLE = object()
+
+
+def _simple(text: str, ctx: dict[str, Any]) -> Any:
+    """`{{ vars.NAME }}` / `{{ environment }}` substitution without Jinja2 (most templates are just
+    that; Jinja2 costs ~40 ms to import and compiles each template). Anything else, including an
+    undefined name (for Jinja2's message), returns _NOT_SIMPLE and goes to the sandbox."""
+    rest = _SIMPLE.sub("", text)
+    if any(mark in rest for mark in ("{", "}", "\r")):  # other braces: let Jinja2's lexer decide; it normalises \r
+        return _NOT_SIMPLE
+    variables = ctx.get("vars")
+    values = []
+    for m in _SIMPLE.finditer(text):
+        name = m.group(1)
+        if name is None:
+            values.append(ctx.get("environment"))
+        elif isinstance(variables, dict) and name in variables and name not in _DICT_ATTRS:
+            values.append(variables[name])
+        else:
+            return _NOT_SIMPLE
+    sole = _SOLE_EXPR.match(text)
+    if sole and len(values) == 1 and _SIMPLE.fullmatch(text.strip()):
+        return values[0]  # a sole expression keeps its native type, as in _evaluate
+    it = iter(values)
+    return _SIMPLE.sub(lambda _: str(next(it)), text)
+
+
+def _render_one(doc: Document, text: str, path: Path, ctx: dict[str, Any], diags: list[Diagnostic]) -> Any:
+    value = _simple(text, ctx)
+    if value is not _NOT_SIMPLE:
+        return value
     from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
     from jinja2.exceptions import SecurityError
 
     pos = doc.pos(path)
     line, col = pos.line, pos.col
-    missing = getattr(env, "dagc_missing", None)
+    missing = _STATE.get().missing
     seen = len(missing) if missing is not None else 0
     try:
-        return _evaluate(env, text, ctx)
+        return _evaluate(text, ctx)
     except UndefinedError as exc:
         msg, hint = f"template error: {exc.message}", "define it under `vars:` and use it as {{ vars.NAME }}"
-        names = sorted(ctx["vars"]) if isinstance(ctx.get("vars"), dict) else []
+        names = sorted(map(str, ctx["vars"])) if isinstance(ctx.get("vars"), dict) else []  # keys may be true/1
         if names:
             hint += f" (defined: {', '.join(names)})"
     except SecurityError as exc:
@@ -160,13 +225,13 @@ def _render_one(env: Any, doc: Document, text: str, path: Path, ctx: dict[str, A
     return text
 
 
-def _evaluate(env: Any, text: str, ctx: dict[str, Any]) -> Any:
+def _evaluate(text: str, ctx: dict[str, Any]) -> Any:
     from jinja2 import Undefined
 
     sole = _SOLE_EXPR.match(text)
     if sole and "{{" not in sole.group("expr") and "{%" not in text:
-        value = env.compile_expression(sole.group("expr"), undefined_to_none=False)(**ctx)
+        value = _expression(sole.group("expr"))(**ctx)
         if isinstance(value, Undefined):  # a bare `{{ vars.nope }}` returns Undefined instead of raising
             value._fail_with_undefined_error()
         return value
-    return env.from_string(text).render(**ctx)
+    return _template(text).render(**ctx)

@@ -35,12 +35,48 @@ def is_identifier(name: object) -> bool:
     return isinstance(name, str) and bool(IDENTIFIER.match(name))
 
 
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day-of-month", 1, 31, ()),
+                ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+                ("day-of-week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
+_CRON_ITEM = re.compile(r"^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/([0-9]+))?$")
+
+
+def _simple_cron(fields: list[str]) -> str | None | bool:
+    """Check the common cron grammar (*, n, a-b, names, lists, /step) without croniter.
+
+    Returns None (valid), a reason (invalid), or False (syntax it does not model, such as L or #:
+    croniter decides).
+    """
+    for text, (label, lo, hi, names) in zip(fields, _CRON_FIELDS):
+        for item in text.split(","):
+            m = _CRON_ITEM.match(item)
+            if not m:
+                return False
+            if m.group(2) is not None and int(m.group(2)) == 0:
+                return f"invalid cron expression: step 0 in the {label} field"
+            if m.group(1) == "*":
+                continue
+            for part in m.group(1).split("-"):
+                if part.isdigit():
+                    value = int(part)
+                elif part.upper() in names:
+                    value = names.index(part.upper()) + (1 if label == "month" else 0)
+                else:
+                    return False
+                if not lo <= value <= hi:
+                    return f"invalid cron expression: {part} is out of range for the {label} field ({lo}-{hi})"
+    return None
+
+
 def check_cron(expr: str) -> str | None:
     """None if Snowflake would accept the five-field cron expression, else why not."""
     fields = expr.split()
     if len(fields) != 5:
         return f"cron needs 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
-    from croniter import croniter  # 60 ms import: only for pipelines with a cron schedule
+    simple = _simple_cron(fields)
+    if simple is not False:
+        return simple
+    from croniter import croniter  # 60 ms import: only for cron syntax beyond the common grammar
 
     try:
         croniter(expr)

@@ -9,6 +9,7 @@ with an explicit stack, fixes all four and keeps every error pointing at a line 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,22 +63,25 @@ def _diag(code: str, message: str, file: str, line: int, col: int, hint: str | N
     return Diagnostic(code=code, message=message, file=file, line=line, col=col, hint=hint)
 
 
+def _too_big(path: str) -> Diagnostic:
+    return _diag("DAGC002", f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; a pipeline should be a few KB",
+                 path, 1, 1, hint="keep large data in tables or stages and refer to it by name")
+
+
 def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     """Read a file as UTF-8 within the size limit; report bad bytes by line and column."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size
+            # read(n) allocates n bytes up front: read what the file holds, nothing if it is too big
+            # (a size of 0 may be a pipe or a special file: read up to the limit then)
+            if size > MAX_FILE_BYTES:
+                return None, [_too_big(path)]
+            raw = fh.read((size or MAX_FILE_BYTES) + 1)
     except OSError as exc:
         return None, [_diag("DAGC001", f"cannot read file: {exc.strerror}", path, 0, 0)]
     if len(raw) > MAX_FILE_BYTES:
-        return None, [
-            _diag(
-                "DAGC002",
-                f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; a pipeline should be a few KB",
-                path, 1, 1,
-                hint="keep large data in tables or stages and refer to it by name",
-            )
-        ]
+        return None, [_too_big(path)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -156,6 +160,8 @@ def _scalar_value(ev: Any, path: str) -> Any:
         tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
     if tag == "tag:yaml.org,2002:merge":
         return "<<"
+    if tag == "tag:yaml.org,2002:str":  # most scalars: no need for the (slow) constructor
+        return ev.value
     if not tag.startswith("tag:yaml.org,2002:"):
         raise _LoadError(_diag("DAGC007", f"unsupported YAML tag {tag!r}", path, ev.start_mark.line + 1,
                                ev.start_mark.column + 1, hint="pipelines use plain YAML values only"))

@@ -124,22 +124,35 @@ def _tasks(n: int, extra: str = "") -> str:
     return "name: x\ntasks:\n" + "".join(f"  t{i}: {{sql: s}}\n" for i in range(n)) + extra
 
 
+def _fanned(n: int) -> str:
+    """n tasks: t0, then the rest fanned out below t1..t99 (a Snowflake-legal shape)."""
+    body = "  t0: {sql: s}\n" + "".join(f"  t{i}: {{sql: s, after: [t0]}}\n" for i in range(1, min(n, 100)))
+    body += "".join(f"  t{i}: {{sql: s, after: [t{1 + i % 99}]}}\n" for i in range(100, n))
+    return "name: x\ntasks:\n" + body
+
+
 def test_limit_1000_tasks_counts_the_root(tmp_path):
-    assert check(tmp_path, _tasks(999)) == []
-    d = only(check(tmp_path, _tasks(1000)), "DAGC309")
+    assert check(tmp_path, _fanned(999)) == []
+    d = only(check(tmp_path, _fanned(1000)), "DAGC309")
     assert d.message == "the graph has 1001 tasks (with its root); Snowflake allows at most 1000"
     at(d, 2, 1)
-    d = only(check(tmp_path, _tasks(1001)), "DAGC309")
+    d = only(check(tmp_path, _fanned(1001)), "DAGC309")
     assert "1002 tasks" in d.message and "split" in d.hint
+
+
+def test_limit_100_children_of_the_root(tmp_path):
+    assert check(tmp_path, _tasks(100)) == []
+    d = only(check(tmp_path, _tasks(101)), "DAGC309")
+    assert d.message.startswith("101 tasks have no `after`, so the root task has 101 children")
 
 
 def test_limit_100_predecessors(tmp_path):
     ok = _tasks(100, "  join: {sql: s, after: [" + ", ".join(f"t{i}" for i in range(100)) + "]}\n")
     assert check(tmp_path, ok) == []
-    bad = _tasks(101, "  join: {sql: s, after: [" + ", ".join(f"t{i}" for i in range(101)) + "]}\n")
+    bad = _fanned(102) + "  join: {sql: s, after: [" + ", ".join(f"t{i}" for i in range(1, 102)) + "]}\n"
     d = only(check(tmp_path, bad), "DAGC309")
     assert d.message == "task 'join' has 101 predecessors; Snowflake allows at most 100"
-    at(d, 104, 18)
+    at(d, 105, 18)  # after the 102 fanned tasks on lines 3..104
 
 
 def test_limit_100_children(tmp_path):
@@ -154,3 +167,13 @@ def test_order_is_topological_and_stable(tmp_path):
     p, _ = check_file(write(tmp_path, text))
     names = [t.name for t in p.tasks]
     assert names.index("a") < names.index("b") < names.index("c")
+
+
+def test_non_string_task_names_and_var_keys(tmp_path):
+    """Found by the fuzz run: `2:` or `false:` as keys used to crash sorting mixed key types."""
+    d = only(check(tmp_path, "name: x\ntasks:\n  2: {sql: s, after: [zz]}\n  b: {sql: s}\n"), "DAGC501")
+    at(d, 3, 3)
+    assert "tasks: 2, b" in only(check(tmp_path, "name: x\ntasks:\n  2: {sql: s, after: [zz]}\n  b: {sql: s}\n"),
+                                 "DAGC301").hint
+    d = only(check(tmp_path, "name: x\nvars: {false: 1, a: 2}\ntasks:\n  t: {sql: \"{{ vars.nope }}\"}\n"), "DAGC210")
+    assert "(defined: False, a)" in d.hint

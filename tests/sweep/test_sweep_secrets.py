@@ -137,3 +137,98 @@ def test_redaction_api_for_logs_and_run_history():
 def test_secrets_of_works_on_any_pipeline_like_object(project):
     p = load_pipeline(project)
     assert secrets_of(p) == p.secrets | {LITERAL}
+
+
+LEAKY_STEPS = '''
+from dagc.runtime import step
+
+
+@step
+def leak(ctx, auth: str = ""):
+    ctx.log.info("connecting with %s and %s", ctx.config["db"]["password"], auth)
+    print("stdout:", ctx.config["db"]["password"])
+    return {"echo": ctx.config["db"]["password"]}
+
+
+@step
+def boom(ctx):
+    import os
+    if os.path.exists(os.path.join(os.path.dirname(__file__), "..", "fixed")):
+        assert ctx.config["db"]["password"] == "PWVALUE"  # a retry gets the real secret back
+        return {}
+    raise RuntimeError("failed with " + ctx.config["db"]["password"])
+'''.replace("PWVALUE", PW)
+
+LEAKY_PIPELINE = """
+name: leaky
+config:
+  db:
+    password: "{{ secret('DAGC_T_DB_PASSWORD') }}"
+tasks:
+  a:
+    step: leak
+    params: {auth: "Bearer {{ env_var('DAGC_T_API_TOKEN') }}"}
+  b:
+    step: boom
+    after: [a]
+"""
+
+
+def _all_text_under(folder) -> str:
+    import sqlite3
+
+    chunks = []
+    for f in folder.rglob("*"):
+        if f.is_file() and f.suffix == ".db":
+            con = sqlite3.connect(f)
+            for (table,) in con.execute("select name from sqlite_master where type='table'"):
+                chunks += [repr(row) for row in con.execute(f"select * from {table}")]
+            con.close()
+        elif f.is_file():
+            chunks.append(f.read_text(errors="replace"))
+    return "\n".join(chunks)
+
+
+def test_local_runs_mask_secrets_in_logs_and_run_history(tmp_path, monkeypatch, capsys):
+    from dagc.engine.api import retry_run, run_pipeline
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("")
+    (tmp_path / "steps" / "leaky.py").write_text(LEAKY_STEPS)
+    path = tmp_path / "leaky.yaml"
+    path.write_text(LEAKY_PIPELINE)
+    monkeypatch.setenv("DAGC_T_DB_PASSWORD", PW)
+    monkeypatch.setenv("DAGC_T_API_TOKEN", TOKEN)
+    state = tmp_path / ".dagc"
+    result = run_pipeline(load_pipeline(path), project_root=tmp_path, state_dir=state, parallelism=1)
+    assert result.state == "FAILED" and result.first_error == f"RuntimeError: failed with {MASK}"
+    stored = _all_text_under(state)
+    assert PW not in stored and TOKEN not in stored
+    assert f"connecting with {MASK} and Bearer {MASK}" in stored and f"stdout: {MASK}" in stored
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["logs", result.run_id, "a"], ["logs", result.run_id, "b"], ["status", result.run_id],
+                 ["status", result.run_id, "--format", "json"], ["runs"]):
+        code, out = run(argv, capsys)
+        assert PW not in out and TOKEN not in out, argv
+
+    (tmp_path / "fixed").write_text("")  # the retry succeeds only if it sees the real secret
+    again = retry_run(result.run_id, project_root=tmp_path, state_dir=state, parallelism=1)
+    assert again.state == "SUCCEEDED"
+    assert PW not in _all_text_under(state)
+
+
+def test_plan_against_a_manifest_shows_no_secret(project, tmp_path, monkeypatch, capsys):
+    from dagc.cli.main import COMMANDS, _module_exists
+
+    if not _module_exists(COMMANDS["plan"].split(":")[0]):
+        pytest.skip("dagc plan is not on this branch")
+    base = tmp_path / "base.json"
+    assert run(["compile", str(project), "-o", str(base)], capsys)[0] == 0
+    monkeypatch.setenv("DAGC_T_DB_PASSWORD", "a-new-password-42")
+    project.write_text(project.read_text().replace("user: svc", "user: svc2"))
+    for fmt in ("text", "json"):
+        code, out = run(["plan", str(project), "--against", str(base), "--format", fmt], capsys)
+        assert code == 2 and "svc2" in out
+        for s in (PW, TOKEN, LITERAL, "a-new-password-42"):
+            assert s not in out, (fmt, s)

@@ -111,6 +111,12 @@ def runs(pipeline: str | None, limit: int, state_dir: str | None, as_json: bool)
     """Local run history, newest first: run id, state, start, duration, first failed task.
 
     PIPELINE is a pipeline file or a pipeline name; without it, runs of every pipeline.
+
+    \b
+    Examples:
+      dagc runs
+      dagc runs pipelines/training.yaml -n 5
+      dagc runs training --json
     """
     from dagc.engine import view
 
@@ -171,7 +177,13 @@ def _reconciled(store: Any) -> Any:
 @click.option("--attempt", type=int, help="Which attempt (default: the latest).")
 @state_dir_option
 def logs(run_id: str, task: str, attempt: int | None, state_dir: str | None) -> int:
-    """Print the log of one task of a local run (its stdout, stderr, logging, traceback)."""
+    """Print the log of one task of a local run (its stdout, stderr, logging, traceback).
+
+    \b
+    Examples:
+      dagc logs 20261121T020000Z-a1b2c3 train
+      dagc logs 20261121T020000Z-a1b2c3 train --attempt 1
+    """
     from dagc.diagnostics import DagcError
 
     store, _ = open_store(state_dir)

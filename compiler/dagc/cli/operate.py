@@ -142,6 +142,12 @@ def retry(args: tuple[str, ...], connection: str | None, target: str, env: str |
 
     Same run id, config and scheduled time. Refused when the pipeline changed since that run,
     unless --force. Default: the newest local run.
+
+    \b
+    Examples:
+      dagc retry                                   # the newest local run
+      dagc retry pipelines/training.yaml 20261121T020000Z-a1b2c3
+      dagc retry pipelines/training.yaml --target snowflake --env prod -c prod
     """
     pipeline, run_id = split_args(args)
     if _remote(connection, target):

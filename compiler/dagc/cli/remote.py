@@ -234,6 +234,9 @@ def trigger(pipeline: str, env: str | None, sets: tuple[str, ...], connection: s
 
     \b
     Exit codes: 0 started (or succeeded with --wait), 1 the run failed or an error, 3 timed out.
+    Examples:
+      dagc trigger pipelines/training.yaml --env prod -c prod
+      dagc trigger pipelines/training.yaml --env prod -c prod --wait
     """
     limit = parse_timeout(timeout)
     p = load(pipeline, env, sets)
@@ -256,14 +259,24 @@ def _set_state(pipeline: str, env: str | None, sets: tuple[str, ...], connection
 @click.command()
 @with_common
 def suspend(pipeline: str, env: str | None, sets: tuple[str, ...], connection: str | None) -> int:
-    """Suspend the graph's root task: no scheduled runs until `dagc resume` (or the next deploy)."""
+    """Suspend the graph's root task: no scheduled runs until `dagc resume` (or the next deploy).
+
+    \b
+    Examples:
+      dagc suspend pipelines/training.yaml --env prod -c prod
+    """
     return _set_state(pipeline, env, sets, connection, "suspend")
 
 
 @click.command()
 @with_common
 def resume(pipeline: str, env: str | None, sets: tuple[str, ...], connection: str | None) -> int:
-    """Resume the graph's root task."""
+    """Resume the graph's root task.
+
+    \b
+    Examples:
+      dagc resume pipelines/training.yaml --env prod -c prod
+    """
     return _set_state(pipeline, env, sets, connection, "resume")
 
 
@@ -271,7 +284,13 @@ def resume(pipeline: str, env: str | None, sets: tuple[str, ...], connection: st
 @with_common
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def drop(pipeline: str, env: str | None, sets: tuple[str, ...], connection: str | None, yes: bool) -> int:
-    """Drop the whole graph: root, every task, the finalizer and any orphaned `<DAG>$` task."""
+    """Drop the whole graph: root, every task, the finalizer and any orphaned `<DAG>$` task.
+
+    \b
+    Examples:
+      dagc drop pipelines/training.yaml --env dev -c dev
+      dagc drop pipelines/training.yaml --env dev -c dev --yes   # no confirmation prompt
+    """
     from dagc.snowflake.deploy import drop_graph
 
     p = load(pipeline, env, sets)

@@ -27,8 +27,18 @@ def _schedule(s: ir.Schedule | None) -> dict[str, Any] | None:
     return None
 
 
-def _task(p: ir.Pipeline, t: ir.Task) -> dict[str, Any]:
-    parent = next(((b.name, case) for b in p.tasks if b.is_branch for case, child in b.cases.items() if child == t.name), None)
+def _branch_parents(p: ir.Pipeline) -> dict[str, tuple[str, str]]:
+    """child -> (branch, case), computed once: a per-task search made compile quadratic."""
+    out: dict[str, tuple[str, str]] = {}
+    for b in p.tasks:
+        if b.is_branch:
+            for case, child in b.cases.items():
+                out.setdefault(child, (b.name, case))
+    return out
+
+
+def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    parent = parents.get(t.name)
     return {
         "name": t.name,
         "snowflake_name": p.snowflake_name(t.name),
@@ -53,6 +63,7 @@ def _task(p: ir.Pipeline, t: ir.Task) -> dict[str, Any]:
 
 
 def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
+    parents = _branch_parents(p)
     body: dict[str, Any] = {
         "dagc_manifest": MANIFEST_VERSION,
         "pipeline": p.name,
@@ -75,7 +86,7 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
             "session_parameters": ir.thaw(p.session_parameters),
             "comment": p.comment,
         },
-        "tasks": [_task(p, t) for t in p.all_tasks()],
+        "tasks": [_task(p, t, parents) for t in p.all_tasks()],
         "finalizer": p.finalizer.name if p.finalizer else None,
     }
     from dagc.redact import redact_data, secrets_of
@@ -101,3 +112,47 @@ def _relative(path: str) -> str:
     except ValueError:
         rel = path
     return rel.replace(os.sep, "/") if not rel.startswith("..") else os.path.basename(path)
+
+
+def load_manifest(m: dict[str, Any]) -> ir.Pipeline:
+    """The IR a manifest describes: the inverse of `build_manifest` (up to masked secrets).
+
+    Lets tools work from a reviewed manifest alone (`plan --against`, audits), and lets tests check
+    that the manifest carries everything a back end needs: build_manifest(load_manifest(m)) == m.
+    """
+    from dagc.configcodec import decode_config
+
+    if m.get("dagc_manifest") != MANIFEST_VERSION:
+        from dagc.diagnostics import DagcError
+
+        raise DagcError(f"not a dagc manifest of version {MANIFEST_VERSION}",
+                        hint="compile it again with this dagc: dagc compile PIPELINE -o manifest.json")
+    g = m["graph"]
+    s = g.get("schedule")
+    schedule: ir.Schedule | None = None
+    if s and "cron" in s:
+        schedule = ir.Cron(expr=s["cron"], timezone=s["timezone"])
+    elif s:
+        schedule = ir.Interval(seconds=s["interval_seconds"], text=s["text"])
+
+    def task(t: dict[str, Any]) -> ir.Task:
+        c = t.get("compute")
+        return ir.Task(
+            name=t["name"], kind=ir.TaskKind(t["kind"]), step=t["step"], params=ir.freeze(t["params"]), sql=t["sql"],
+            cases=ir.freeze(t["cases"]), after=tuple(t["after"]), when=ir.Condition(t["when"]),
+            warehouse=t["warehouse"], serverless=t["serverless"], serverless_size=t["serverless_size"],
+            compute=ir.Compute(pool=c["pool"], instances=c["instances"]) if c else None, timeout_ms=t["timeout_ms"],
+            comment=t["comment"], session_parameters=ir.freeze(t["session_parameters"]), is_finalizer=t["is_finalizer"],
+        )
+
+    tasks = [task(t) for t in m["tasks"]]
+    overlap = next((o for o in ir.Overlap if o.snowflake == g["overlap"]), None)
+    return ir.Pipeline(
+        name=m["pipeline"], tasks=tuple(t for t in tasks if not t.is_finalizer),
+        finalizer=next((t for t in tasks if t.is_finalizer), None), description=g["description"], schedule=schedule,
+        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g["packages"]), imports=tuple(g["imports"]),
+        config=ir.freeze(decode_config(g["config"])), retries=g["retries"], timeout_ms=g["timeout_ms"], overlap=overlap,
+        suspend_after_failures=g["suspend_after_failures"], error_integration=g["error_integration"],
+        session_parameters=ir.freeze(g["session_parameters"]), comment=g["comment"], environment=m["environment"],
+        source=m["source"],
+    )

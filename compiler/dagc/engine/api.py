@@ -25,6 +25,7 @@ from dagc.engine.scheduler import NullObserver, Observer, Preset, RunContext, Sc
 from dagc.engine.state import RunRecord, StateStore
 from dagc.engine.workers import WorkerPool
 from dagc.ir import Pipeline, thaw
+from dagc.redact import redact_data, secrets_of
 
 FAIL_ENV = "DAGC_FAIL_TASKS"
 WEBHOOK_ENV = "DAGC_WEBHOOK_URL"
@@ -69,6 +70,14 @@ def _encode_config(pipeline: Pipeline) -> dict[str, Any]:
         return encode_config(thaw(pipeline.config))
     except ConfigEncodingError as exc:
         raise DagcError(f"the graph config of {pipeline.name} cannot be encoded: {exc}") from None
+
+
+def _unmask(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The run's stored config with its masked secrets taken from the pipeline as loaded now
+    (run history never holds a secret; a retry reads it from the environment again)."""
+    from dagc.redact import MASK
+
+    return {k: current.get(k, v) if isinstance(v, str) and MASK in v else v for k, v in stored.items()}
 
 
 @contextmanager
@@ -142,7 +151,8 @@ def run_pipeline(
     store.create_run(run_id=run_id, pipeline=pipeline.name, source=str(Path(pipeline.source).resolve())
                      if pipeline.source else "", environment=pipeline.environment,
                      sets={"set": dict(sets or {}), "var": dict(var_sets or {})},
-                     scheduled_at=started, config=config, manifest_hash=pipeline_hash(pipeline), options=options)
+                     scheduled_at=started, config=redact_data(config, secrets_of(pipeline)),  # run history: masked
+                     manifest_hash=pipeline_hash(pipeline), options=options)
     presets: dict[str, Preset] = {}
     forced: frozenset[str] = frozenset()
     if only or from_task:
@@ -260,7 +270,8 @@ def retry_run(
     forced = frozenset(n for n in forced if n in {t.name for t in pipeline.all_tasks()})
     graph_attempt = rec.graph_attempt + 1
     store.claim_run(rec.run_id, graph_attempt)
-    return _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, rec.config,
+    config = _unmask(rec.config, _encode_config(pipeline))
+    return _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, config,
                     presets, attempts, forced, injected, parallelism, observer, webhook_url,
                     graph_attempt=graph_attempt, started=time.time())
 

@@ -20,6 +20,7 @@ from dagc.engine import rules
 from dagc.engine.project import StepRef
 from dagc.engine.state import StateStore
 from dagc.engine.workers import Worker, WorkerPool
+from dagc.redact import secrets_of
 from dagc.ir import Pipeline, Task, TaskKind, thaw
 
 DEFAULT_TIMEOUT_MS = 3_600_000  # Snowflake's default USER_TASK_TIMEOUT_MS
@@ -226,6 +227,7 @@ class Scheduler:
             "log_path": str(log_path),
             "inject_failure": t.name in self.rc.fail_tasks,
             "webhook_url": self.rc.webhook_url,
+            "secrets": sorted(secrets_of(self.p)),  # masked in the log, error, traceback and return value
         }
         if t.kind is TaskKind.SQL:
             job["task_states"] = {n: v.state for n, v in self.views.items()}

@@ -21,6 +21,8 @@ import time
 import traceback
 from typing import Any
 
+from dagc.redact import redact_text
+
 
 def _die_with_parent() -> None:
     parent = os.getppid()
@@ -75,12 +77,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         backend.close()
         backend = None
         print(f"--- {job['task']} succeeded", flush=True)
+        if job.get("secrets") and isinstance(result.get("return_value"), str):
+            result["return_value"] = redact_text(result["return_value"], job["secrets"])
         return result
     except BaseException as exc:  # noqa: BLE001 - every failure of user code is a task failure
         if isinstance(exc, KeyboardInterrupt):
             raise
-        tb = _user_traceback(exc)
-        message = _message(exc)
+        tb = redact_text(_user_traceback(exc), job.get("secrets") or ())
+        message = redact_text(_message(exc), job.get("secrets") or ())
         sys.stderr.write(tb)
         print(f"--- {job['task']} failed: {message}", flush=True)
         if backend is not None:
@@ -97,6 +101,23 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.close(saved[0])
         os.close(saved[1])
         os.close(log_fd)
+        if job.get("secrets"):
+            _redact_file(job["log_path"], job["secrets"])
+
+
+def _redact_file(path: str, secrets: list[str]) -> None:
+    """Mask secrets in a finished attempt's log (the step's own prints and log lines included)."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            text = fh.read()
+        masked = redact_text(text, secrets)
+        if masked != text:
+            tmp = f"{path}.redacting"
+            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(masked)
+            os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _user_traceback(exc: BaseException) -> str:
