@@ -85,9 +85,21 @@ def test_gate_failure_alerts_and_retention_keeps_the_default(trained):
     assert r.values["summarize"]["promoted"] is False
 
 
+LOWER_IS_BETTER = {"gate.metric": "test_log_loss", "gate.higher_is_better": "false"}
+
+
+def test_lower_is_better_gate_alerts_above_its_threshold(trained):
+    r = trained.run("training", sets={**LOWER_IS_BETTER, "gate.threshold": "0.05"})
+    assert r.state == "SUCCEEDED", r.first_error
+    assert r.tasks["quality_gate"].branch_case == "fail"
+    assert "test_log_loss" in r.values["alert_gate_failed"]["reasons"][0]
+
+
 def test_retention_deletes_superseded_versions_and_their_datasets(trained):
     old = trained.models.get_default("approval_model")
-    r = trained.run("training", var={"retention_days": 0})  # same data, same model: a tie passes the gate
+    # a lower-is-better gate that this model clears; same data, same model: the tie with the default passes
+    r = trained.run("training", var={"retention_days": 0}, sets={**LOWER_IS_BETTER, "gate.threshold": "0.9"})
+    assert r.tasks["quality_gate"].branch_case == "pass"
     new = r.values["promote"]["version"]
     assert new != old
     assert r.values["cleanup"]["deleted_model_versions"] == [old]
