@@ -121,3 +121,26 @@ def test_upper_case_columns_from_snowflake_are_accepted(source_20k):
     s = {k: v.head(500).rename(columns=str.upper) for k, v in source_20k.items()}
     out = build_features(s["applications"], s["credit_reports"], s["county_economics"])
     assert len(out) == 500
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    left=st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.integers(0, 50)), min_size=1, max_size=30),
+    right=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 50), st.floats(0, 1)), max_size=30),
+)
+def test_as_of_join_matches_brute_force(left, right):
+    base = pd.Timestamp("2024-01-01")
+    lf = pd.DataFrame({"k": pd.array([k for k, _ in left], dtype="Int64"),
+                       "t": [base + pd.Timedelta(hours=h) for _, h in left]})
+    rf = pd.DataFrame({"k": [k for k, _, _ in right], "at": [base + pd.Timedelta(hours=h) for _, h, _ in right],
+                       "v": [v for _, _, v in right]})
+    out = as_of_join(lf, rf, left_on="t", right_on="at", by="k", columns=["v", "at"])
+    for i, (k, h) in enumerate(left):
+        t = base + pd.Timedelta(hours=h)
+        cands = [(at, v) for kk, at_h, v in right for at in [base + pd.Timedelta(hours=at_h)] if k is not None and kk == k and at <= t]
+        if not cands:
+            assert pd.isna(out["at"].iloc[i]) and np.isnan(out["v"].iloc[i])
+        else:
+            latest = max(at for at, _ in cands)
+            assert out["at"].iloc[i] == latest
+            assert out["v"].iloc[i] in [v for at, v in cands if at == latest]  # ties: any row of that instant
