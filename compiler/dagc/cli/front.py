@@ -56,6 +56,18 @@ def _tag_env(d: Diagnostic, env: str) -> Diagnostic:
     return replace(d, message=f"{d.message} [env: {env}]")
 
 
+def write_or_echo(text: str, output: str | None) -> None:
+    """Write to OUTPUT (saying so on stderr, so stdout stays clean) or print to stdout."""
+    if not output:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
 fmt_option = click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
                           show_default=True, help="Output format: text for people, github for annotations, sarif for code scanning.")
 
@@ -111,14 +123,7 @@ def compile_cmd(pipeline: str, env: str | None, var_sets: tuple[str, ...], outpu
     from dagc.emit.manifest import build_manifest, dumps
 
     text = dumps(build_manifest(load_or_raise(pipeline, env, var_sets=var_sets)))
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    write_or_echo(text, output)
     return 0
 
 
@@ -173,12 +178,5 @@ def schema(with_steps: bool, project: str, output: str | None) -> int:
         text = json.dumps(specialise(base_schema(), registry), indent=2, ensure_ascii=False) + "\n"
     else:
         text = SCHEMA_PATH.read_text(encoding="utf-8")
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    write_or_echo(text, output)
     return 0
