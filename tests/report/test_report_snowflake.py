@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -82,14 +81,9 @@ def test_a_given_run_and_unknown_runs():
         build_report(pipeline_path=str(TRAINING), snowflake_source=Recorded([], {}))
 
 
-def test_task_times_are_used_when_rows_carry_them():
-    @dataclass
-    class TimedOutcome(TaskOutcome):
-        query_start_time: datetime | None = None
-        completed_time: datetime | None = None
-
-    rows = [TimedOutcome("a", "SUCCEEDED", query_start_time=T0, completed_time=T0 + timedelta(seconds=5)),
-            TimedOutcome("b", "FAILED", "x", query_start_time=T0 + timedelta(seconds=1), completed_time=T0 + timedelta(seconds=2))]
+def test_task_history_times_fill_the_timeline():
+    rows = [TaskOutcome("a", "SUCCEEDED", query_start_time=T0, completed_time=T0 + timedelta(seconds=5)),
+            TaskOutcome("b", "FAILED", "x", query_start_time=T0 + timedelta(seconds=1), completed_time=T0 + timedelta(seconds=2))]
     view = run_view_from_report(RunReport("p", GraphRun("1", "FAILED", scheduled_time=T0), rows))
     a, b = view.task("a"), view.task("b")
     assert a.duration == 5 and b.duration == 1 and a.started_at < b.started_at < a.ended_at

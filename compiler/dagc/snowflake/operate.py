@@ -43,6 +43,8 @@ class TaskOutcome:
     error: str | None = None
     return_value: str | None = None
     attempt: int = 1
+    query_start_time: datetime | None = None  # TASK_HISTORY's columns: the report's timeline
+    completed_time: datetime | None = None
 
 
 @dataclass
@@ -104,7 +106,7 @@ class SnowflakeRunSource:
         db, sc = self.schema.database.name, self.schema.name
         prefix = self.dag.upper() + "$"
         rows = self.session.sql(
-            f"select name, state, error_message, return_value, attempt_number, query_start_time "
+            f"select name, state, error_message, return_value, attempt_number, query_start_time, completed_time "
             f"from table({db}.information_schema.task_history("
             f"scheduled_time_range_start => dateadd('day', -7, current_timestamp()), result_limit => 10000)) "
             f"where run_id = ? and schema_name = ? and (name = ? or startswith(name, ?)) "
@@ -116,7 +118,7 @@ class SnowflakeRunSource:
             name = str(r[0])
             if name.upper() == self.dag.upper():
                 continue
-            o = TaskOutcome(short_name(name), str(r[1]).upper(), r[2], r[3], int(r[4] or 1))
+            o = TaskOutcome(short_name(name), str(r[1]).upper(), r[2], r[3], int(r[4] or 1), r[5], r[6])
             if name not in latest or o.attempt >= latest[name].attempt:
                 latest[name] = o
         return list(latest.values())
