@@ -109,14 +109,9 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 def _ancestors(name: str) -> set[str]:
-    out: set[str] = set()
-    stack = list(PIPELINE.task(name).after)
-    while stack:
-        n = stack.pop()
-        if n not in out:
-            out.add(n)
-            stack.extend(PIPELINE.task(n).after)
-    return out
+    from dagc.engine.api import _ancestors as ancestors  # which upstream values a --from run reuses
+
+    return ancestors(PIPELINE, {name})
 
 
 @pytest.mark.parametrize("failing", TASKS)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from dagc.diagnostics import DagcError
 from dagc.runtime.context import ModelVersionInfo
@@ -55,15 +55,10 @@ class LocalModelRegistry:
     def close(self) -> None:
         self.conn.close()
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def _tx(self) -> Any:
+        from dagc.engine.state import immediate
+
+        return immediate(self.conn)
 
     def log_model(self, name: str, model: Any, *, metrics: Mapping[str, float], lineage: Mapping[str, Any],
                   sample_input: Any = None) -> str:

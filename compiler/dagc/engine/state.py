@@ -67,6 +67,18 @@ CREATE TABLE IF NOT EXISTS task_runs (
 
 
 @dataclass
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error): concurrent engines queue instead of deadlocking."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
 class RunRecord:
     run_id: str
     pipeline: str
@@ -196,13 +208,8 @@ class StateStore:
         """One committed transaction; BEGIN IMMEDIATE so concurrent engines queue instead of deadlocking."""
         assert self.conn is not None
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+            with immediate(self.conn) as conn:
+                yield conn
         except (sqlite3.Error, OSError) as exc:
             with contextlib.suppress(sqlite3.Error):
                 if self.conn.in_transaction:
