@@ -66,8 +66,6 @@ CREATE TABLE IF NOT EXISTS task_runs (
 """
 
 
-@dataclass
-
 @contextlib.contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error): concurrent engines queue instead of deadlocking."""
@@ -79,6 +77,8 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
     conn.execute("COMMIT")
 
+
+@dataclass
 class RunRecord:
     run_id: str
     pipeline: str
