@@ -97,6 +97,9 @@ def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     return text, []
 
 
+DEPTH_HINT = "a pipeline needs only a few levels; flatten this value"
+
+
 def load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
     doc = Document(path=path, text=text)
     if not text.strip() or all(ln.strip().startswith("#") or not ln.strip() for ln in text.splitlines()):
@@ -112,6 +115,9 @@ def load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "malformed YAML"
+        if "nesting depth" in problem:  # libyaml >= 0.2.5 stops at 1000 levels, before our own limit is seen
+            return doc, [_diag("DAGC011", f"nesting deeper than {MAX_DEPTH} levels", path, line, col,
+                               hint=DEPTH_HINT)]
         return doc, [_diag("DAGC005", f"malformed YAML: {problem}", path, line, col,
                            hint="check indentation, colons after keys and matching quotes/brackets")]
     except yaml.YAMLError as exc:
@@ -240,7 +246,7 @@ def _compose(doc: Document) -> Any:
             if len(stack) >= MAX_DEPTH:
                 raise _LoadError(_diag("DAGC011", f"nesting deeper than {MAX_DEPTH} levels", path,
                                        ev.start_mark.line + 1, ev.start_mark.column + 1,
-                                       hint="a pipeline needs only a few levels; flatten this value"))
+                                       hint=DEPTH_HINT))
             parent = stack[-1] if stack else None
             if parent is None:
                 fpath: Path = ()
