@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from steps import StepContext, step
+from dagc import StepContext, step
 
 PREDICTION_COLUMNS = ("application_id", "event_time", "score", "prediction", "model_name", "model_version",
                       "scored_at", "scoring_date")

@@ -18,7 +18,7 @@ predecessors, can find and drop them.
 
 from __future__ import annotations
 
-from steps import StepContext, step
+from dagc import StepContext, step
 
 
 @step

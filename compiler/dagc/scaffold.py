@@ -15,7 +15,7 @@ from dagc.values import is_identifier
 
 STEPS_INIT = '''"""This project's steps: `@step def name(ctx, **params)`; `dagc new step NAME` adds one."""
 
-from dagc.runtime import StepContext, step
+from dagc import StepContext, step
 
 __all__ = ["StepContext", "step"]
 '''
@@ -24,7 +24,7 @@ HELLO_STEPS = '''"""Example steps: `greet` returns JSON, `count_letters` reads i
 
 from __future__ import annotations
 
-from steps import StepContext, step
+from dagc import StepContext, step
 
 
 @step
@@ -79,7 +79,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dagc.frontend import check_file
-from dagc.runtime import StepContext
+from dagc import StepContext
 
 from steps.hello import count_letters, greet
 
@@ -109,7 +109,7 @@ STEP_TEMPLATE = '''"""The `{name}` step."""
 
 from __future__ import annotations
 
-from steps import StepContext, step
+from dagc import StepContext, step
 
 
 @step
@@ -126,7 +126,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from dagc.runtime import StepContext
+from dagc import StepContext
 
 from steps.{module} import {name}
 
@@ -157,7 +157,7 @@ GITIGNORE = ".dagc/\n__pycache__/\n.pytest_cache/\n"
 
 def init_project(folder: Path, name: str | None = None) -> list[Path]:
     """Write a minimal working project into `folder` (created if needed); the files written."""
-    from dagc.schema import schema as base_schema
+    from dagc.frontend.schema import schema as base_schema
 
     folder = Path(folder)
     name = name or _identifier(folder.resolve().name)
@@ -183,8 +183,8 @@ def init_project(folder: Path, name: str | None = None) -> list[Path]:
     schema_file = folder / "schemas" / "pipeline.schema.json"
     written = list(files)
     if not schema_file.exists():
-        from dagc.registry import load_registry
-        from dagc.stepschema import with_steps
+        from dagc.frontend.registry import load_registry
+        from dagc.frontend.stepschema import with_steps
 
         schema = with_steps(base_schema(), load_registry(folder))
         _write({schema_file: json.dumps(schema, indent=2, ensure_ascii=False) + "\n"})
@@ -194,8 +194,8 @@ def init_project(folder: Path, name: str | None = None) -> list[Path]:
 
 def new_step(folder: Path, name: str) -> list[Path]:
     """Add `steps/<name>.py` with one step and `tests/test_step_<name>.py` to the project at `folder`."""
-    from dagc.project import find_project_root
-    from dagc.registry import load_registry
+    from dagc.frontend.project import find_project_root
+    from dagc.frontend.registry import load_registry
 
     if not is_identifier(name) or name.startswith("_"):
         raise UsageError(f"{name!r} is not a valid step name",

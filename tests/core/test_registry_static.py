@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dagc.registry import load_registry
+from dagc.frontend.registry import load_registry
 
 
 def _project(tmp_path: Path, body: str) -> Path:

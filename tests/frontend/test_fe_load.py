@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from dagc import yamlload
+from dagc.frontend import load as yamlload
 from dagc.frontend import check_file
 from fe_helpers import at, check, only, write
 

@@ -73,7 +73,7 @@ def test_set_and_var_of_unknown_keys(tmp_path):
 
 def test_parse_assignment():
     from dagc.diagnostics import UsageError
-    from dagc.overlay import parse_assignment
+    from dagc.frontend.overlay import parse_assignment
 
     assert parse_assignment("a.b=5") == ("a.b", 5)
     assert parse_assignment("a=[1, 2]") == ("a", "[1, 2]")  # structures stay text

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dagc import schema
-from dagc.yamlload import Document
+from dagc.frontend import schema
+from dagc.frontend.load import Document
 from fe_helpers import at, check, codes, only
 
 

@@ -42,7 +42,7 @@ class LocalRuns:
         from dagc.engine.project import load_pipeline
 
         var = {"retries": 0, **({"rows": SMALL_ROWS} if pipeline == "training" else {}), **(var or {})}
-        from dagc.overlay import parse_assignment
+        from dagc.frontend.overlay import parse_assignment
 
         sets = dict(parse_assignment(f"{k}={v}") for k, v in (sets or {}).items())  # as `--set k=v` does
         var = dict(parse_assignment(f"{k}={v}") for k, v in var.items())

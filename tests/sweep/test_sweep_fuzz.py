@@ -191,7 +191,7 @@ def test_fuzz_mutated_pipelines(tmp_path):
 
 def _fast_agrees_with_jsonschema(data: str | bytes) -> int:
     """If the fast check calls a document valid, jsonschema must agree (the reverse need not hold)."""
-    from dagc import schema
+    from dagc.frontend import schema
 
     try:
         doc = yaml.safe_load(data)

@@ -93,7 +93,7 @@ _pieces = st.lists(st.one_of(
                                                           st.booleans(), st.text(max_size=5), st.lists(st.integers(), max_size=2)))
 def test_fast_template_path_matches_jinja(pieces, environment, value):
     """Plain {{ vars.NAME }} substitution without Jinja2 gives exactly what the sandbox gives."""
-    from dagc.template import _NOT_SIMPLE, _STATE, _State, _evaluate, _simple
+    from dagc.frontend.template import _NOT_SIMPLE, _STATE, _State, _evaluate, _simple
 
     text = "".join(pieces)
     if "{{" not in text and "{%" not in text:

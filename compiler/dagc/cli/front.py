@@ -103,7 +103,7 @@ def validate(paths: tuple[str, ...], env: str | None, fmt: str, strict: bool) ->
 
 def load_or_raise(path: str, env: str | None, sets: tuple[str, ...] = (), var_sets: tuple[str, ...] = ()) -> Any:
     from dagc.frontend import load_pipeline
-    from dagc.overlay import parse_assignment
+    from dagc.frontend.overlay import parse_assignment
 
     return load_pipeline(path, env, sets=dict(map(parse_assignment, sets)), var_sets=dict(map(parse_assignment, var_sets)))
 
@@ -162,15 +162,15 @@ def schema(with_steps: bool, project: str, output: str | None) -> int:
     Then point your editor at it, e.g. the first line of a pipeline:
       # yaml-language-server: $schema=../schemas/pipeline.schema.json
     """
-    from dagc.schema import SCHEMA_PATH
+    from dagc.frontend.schema import SCHEMA_PATH
 
     if with_steps:
         import json
 
-        from dagc.project import find_project_root
-        from dagc.registry import load_registry
-        from dagc.schema import schema as base_schema
-        from dagc.stepschema import with_steps as specialise
+        from dagc.frontend.project import find_project_root
+        from dagc.frontend.registry import load_registry
+        from dagc.frontend.schema import schema as base_schema
+        from dagc.frontend.stepschema import with_steps as specialise
 
         if not Path(project).is_dir():
             raise UsageError(f"no such folder: {project}")

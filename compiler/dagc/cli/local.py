@@ -84,7 +84,7 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
     from dagc.engine.api import run_pipeline
     from dagc.engine.project import find_project_root, load_pipeline, state_dir_for
     from dagc.engine.state import StateStore
-    from dagc.overlay import parse_assignment
+    from dagc.frontend.overlay import parse_assignment
 
     set_map = dict(map(parse_assignment, sets))
     var_map = dict(map(parse_assignment, var_sets))

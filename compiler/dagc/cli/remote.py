@@ -41,7 +41,7 @@ def load(path: str, env: str | None, sets: tuple[str, ...] = ()) -> Any:
 
 def project_root_of(path: str) -> Path:
     try:
-        from dagc.project import find_project_root
+        from dagc.frontend.project import find_project_root
 
         return Path(find_project_root(Path(path)))
     except ImportError:  # pragma: no cover - the front end ships project.py

@@ -1,12 +1,7 @@
-"""Where a project's state lives, how a step name becomes module + function, how a pipeline is hashed.
-
-Small seams to code other helpers own (the front end's loader, the step registry, the manifest
-emitter): each is imported lazily and has a fallback so the engine works before they land.
-"""
+"""Where a project's state lives, how a step name becomes module + function, how a pipeline is hashed."""
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 import json
@@ -17,25 +12,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dagc.diagnostics import DagcError, UsageError
+from dagc.frontend.project import find_project_root  # noqa: F401  (re-exported for the engine)
 from dagc.ir import Pipeline
 
 STATE_ENV = "DAGC_STATE_DIR"
-
-
-def find_project_root(path: Path) -> Path:
-    try:
-        from dagc.project import find_project_root as find  # type: ignore[import-not-found]
-
-        return Path(find(path))
-    except ImportError:
-        pass
-    here = Path(path).resolve()
-    if here.is_file():
-        here = here.parent
-    for d in (here, *here.parents):
-        if (d / "steps" / "__init__.py").exists():
-            return d
-    return Path.cwd()
 
 
 def state_dir_for(project_root: Path, override: str | os.PathLike[str] | None = None) -> Path:
@@ -65,18 +45,11 @@ class StepRef:
 
 def resolve_steps(pipeline: Pipeline, project_root: Path) -> dict[str, StepRef]:
     """Step name -> where it lives, for every step the pipeline uses. Unknown step -> DagcError."""
-    needed = {t.step for t in pipeline.all_tasks() if t.step}
-    found: dict[str, StepRef] = {}
-    try:
-        from dagc.registry import load_registry  # type: ignore[import-not-found]
+    from dagc.frontend.registry import load_registry
 
-        registry = load_registry(Path(project_root))
-        for name in needed:
-            if name in registry:
-                info = registry[name]
-                found[name] = StepRef(name, info.module, info.function)
-    except ImportError:
-        found = {k: v for k, v in _scan_steps(Path(project_root)).items() if k in needed}
+    needed = {t.step for t in pipeline.all_tasks() if t.step}
+    registry = load_registry(Path(project_root))
+    found = {n: StepRef(n, registry[n].module, registry[n].function) for n in needed if n in registry}
     missing = sorted(needed - set(found))
     if missing:
         raise DagcError(
@@ -84,39 +57,6 @@ def resolve_steps(pipeline: Pipeline, project_root: Path) -> dict[str, StepRef]:
             "define them with @step in a module of the steps/ package",
         )
     return found
-
-
-def _scan_steps(root: Path) -> dict[str, StepRef]:
-    """Static fallback for dagc.registry: read steps/**/*.py for @step functions without importing."""
-    out: dict[str, StepRef] = {}
-    base = root / "steps"
-    for file in sorted(base.rglob("*.py")):
-        rel = file.relative_to(root).with_suffix("")
-        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        try:
-            tree = ast.parse(file.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError):
-            continue
-        for node in tree.body:
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for dec in node.decorator_list:
-                name = node.name
-                target = dec.func if isinstance(dec, ast.Call) else dec
-                if isinstance(target, ast.Attribute):
-                    target_name = target.attr
-                elif isinstance(target, ast.Name):
-                    target_name = target.id
-                else:
-                    continue
-                if target_name != "step":
-                    continue
-                if isinstance(dec, ast.Call):
-                    for kw in dec.keywords:
-                        if kw.arg == "name" and isinstance(kw.value, ast.Constant):
-                            name = str(kw.value.value)
-                out[name] = StepRef(name, module, node.name)
-    return out
 
 
 def pipeline_hash(pipeline: Pipeline) -> str:

@@ -20,7 +20,7 @@ from dagc.report.model import RunView, state_counts
 def _load(path: str | os.PathLike[str], env: str | None, sets: Mapping[str, Any] | None = None,
           var_sets: tuple[str, ...] = (), var_map: Mapping[str, Any] | None = None) -> Any:
     from dagc.frontend import load_pipeline
-    from dagc.overlay import parse_assignment
+    from dagc.frontend.overlay import parse_assignment
 
     p = Path(path)
     if not p.is_file():

@@ -1,7 +1,7 @@
 """The `@step` decorator.
 
 It only marks a function; nothing is registered at import time. The validator finds steps by
-reading `steps/**/*.py` statically (see `dagc.registry`), and the runtime imports the one module
+reading `steps/**/*.py` statically (see `dagc.frontend.registry`), and the runtime imports the one module
 that defines the step it needs. So a typo in one step module cannot break another task, and
 validation never executes user code.
 """

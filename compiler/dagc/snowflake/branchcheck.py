@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagc import ir
-from dagc.registry import load_registry
+from dagc.frontend.registry import load_registry
 
 
 def branch_problems(pipeline: ir.Pipeline, project_root: Path) -> list[str]:

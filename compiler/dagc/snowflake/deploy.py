@@ -49,7 +49,7 @@ def step_modules_for(project_root: Path | None) -> dict[str, str]:
     if project_root is None:
         return {}
     try:
-        from dagc.registry import load_registry
+        from dagc.frontend.registry import load_registry
     except ImportError:
         return {}
     try:

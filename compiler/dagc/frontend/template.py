@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from dagc.diagnostics import Diagnostic, Severity
-from dagc.yamlload import Document, Path
+from dagc.frontend.load import Document, Path
 
 _SOLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
 _MISSING = object()

@@ -54,9 +54,10 @@ def _check(
     missing_secrets: str,
     secrets: set[str],
 ) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
-    from dagc import build, overlay, schema, template, yamlload
-    from dagc.project import find_project_root
-    from dagc.registry import load_registry
+    from dagc.frontend import checks, overlay, schema, template
+    from dagc.frontend import load as yamlload
+    from dagc.frontend.project import find_project_root
+    from dagc.frontend.registry import load_registry
 
     spath = str(path)
     text, diags = yamlload.read_text(spath)
@@ -89,7 +90,7 @@ def _check(
     registry = load_registry(find_project_root(spath)) if with_steps else None
     if registry is not None:
         diags += registry.diagnostics
-    pipeline, bdiags = build.build(doc, data, registry, env, frozenset(bad_paths))
+    pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths))
     diags += bdiags
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)
@@ -97,7 +98,7 @@ def _check(
 
 def environments_of(path: str | Path) -> list[str]:
     """The environment names a file declares (cheaply, for validating every overlay)."""
-    from dagc import yamlload
+    from dagc.frontend import load as yamlload
 
     text, _ = yamlload.read_text(str(path))
     if text is None:

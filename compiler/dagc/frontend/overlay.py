@@ -12,8 +12,8 @@ import copy
 from typing import Any
 
 from dagc.diagnostics import Diagnostic
-from dagc.schema import did_you_mean
-from dagc.yamlload import Document, Path
+from dagc.frontend.schema import did_you_mean
+from dagc.frontend.load import Document, Path
 
 
 def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> tuple[dict[str, Any], list[Diagnostic]]:

@@ -1,6 +1,7 @@
 """JSON Schema validation with errors that point at the key and say how to fix it.
 
-The schema in `schemas/pipeline.schema.json` is the contract editors use for completion; here we
+The schema (`pipeline.schema.json`, package data beside this module; `dagc schema` prints it) is the
+contract editors use for completion; here we
 run it and translate jsonschema's errors (which name validators, not user intent) into
 diagnostics: an unknown key becomes "unknown key 'stpe' ... did you mean 'step'?" at the key's
 line, a bad enum value lists the valid ones, a `oneOf` failure quotes the key's description.
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from dagc.diagnostics import Diagnostic
-from dagc.yamlload import Document
+from dagc.frontend.load import Document
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "pipeline.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "pipeline.schema.json"  # shipped in the wheel as package data
 TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
               "number": "a number", "boolean": "true or false", "null": "null"}
 
@@ -30,7 +31,7 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _fast_check() -> Any:
-    from dagc.fastschema import Unsupported, compile_schema
+    from dagc.frontend.fastschema import Unsupported, compile_schema
 
     try:
         return compile_schema(schema())
@@ -51,7 +52,7 @@ def _env_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _env_fast_check() -> Any:
-    from dagc.fastschema import Unsupported, compile_schema
+    from dagc.frontend.fastschema import Unsupported, compile_schema
 
     try:
         return compile_schema(_env_schema())

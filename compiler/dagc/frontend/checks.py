@@ -14,13 +14,13 @@ from typing import Any
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import Diagnostic, Severity
-from dagc.registry import Registry, StepInfo
-from dagc.schema import did_you_mean
+from dagc.frontend.registry import Registry, StepInfo
+from dagc.frontend.schema import did_you_mean
 from dagc.values import (
     MAX_INTERVAL_S, MAX_TIMEOUT_MS, MIN_INTERVAL_S, PACKAGE, QUALIFIED, STAGE,
     check_cron, check_timezone, duration_ms, is_identifier,
 )
-from dagc.yamlload import Document, Path
+from dagc.frontend.load import Document, Path
 
 MAX_TASKS = 1000  # Snowflake: tasks per graph, root included
 MAX_EDGES = 100  # Snowflake: predecessors per task, children per task

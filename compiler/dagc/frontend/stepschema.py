@@ -4,7 +4,7 @@ Editors (VS Code's YAML extension, JetBrains, anything speaking yaml-language-se
 from a JSON Schema. The shipped schema knows the language but not the project, so this variant
 adds: an enum of the step names for `step:` (and `branch.step`), and for each step the `params:`
 it takes, with their types, defaults and whether they are required, read statically from the
-step signatures (`dagc.registry`). A branch step whose returns are string literals also gets its
+step signatures (`dagc.frontend.registry`). A branch step whose returns are string literals also gets its
 case names. Regenerate it when steps change (a pre-commit hook can do that).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dagc.registry import Param, Registry, StepInfo
+from dagc.frontend.registry import Param, Registry, StepInfo
 
 _TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean", "list": "array",
           "dict": "object"}
