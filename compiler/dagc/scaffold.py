@@ -20,9 +20,11 @@ from dagc import StepContext, step
 __all__ = ["StepContext", "step"]
 '''
 
-HELLO_STEPS = '''"""Example steps: `greet` returns JSON, `count_letters` reads it from its predecessor."""
+HELLO_STEPS = '''"""Example steps: `greet` returns JSON, `count_letters` reads it and writes a table."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from dagc import StepContext, step
 
@@ -36,10 +38,18 @@ def greet(ctx: StepContext, name: str = "world") -> dict:
 
 
 @step
-def count_letters(ctx: StepContext) -> dict:
-    """Read the predecessor's return value by its task name."""
+def count_letters(ctx: StepContext, table: str = "letters") -> dict:
+    """Count the letters of the predecessor's greeting into a table; return the table's name.
+
+    Tables are Snowflake tables in the pipeline's schema when deployed, DuckDB tables under
+    .dagc/ in `dagc run`. Upper-case column names read back the same on both.
+    """
+    import pandas as pd  # inside the step: importing the module stays cheap
+
     text = ctx.inputs["greet"]["greeting"]
-    return {"letters": sum(ch.isalpha() for ch in text)}
+    counts = Counter(ch for ch in text.lower() if ch.isalpha())
+    ctx.tables.write(table, pd.DataFrame(sorted(counts.items()), columns=["LETTER", "N"]))
+    return {"table": table, "letters": sum(counts.values())}
 '''
 
 HELLO_PIPELINE = '''# yaml-language-server: $schema=../schemas/pipeline.schema.json
@@ -70,27 +80,22 @@ environments:
     vars: {{warehouse: PROD_WH}}
 '''
 
-HELLO_TEST = '''"""Tests for the example pipeline: it validates, and its steps do what they say."""
+HELLO_TEST = '''"""Tests for the example pipeline: it validates, and its steps do what they say.
+
+dagc.testing.local_context gives a step the real local backend (DuckDB tables, the model
+registry, notifications) under pytest's tmp_path: see dagc's docs/steps.md.
+"""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timezone
 from pathlib import Path
 
 from dagc.frontend import check_file
-from dagc import StepContext
+from dagc.testing import call_step, local_context
 
 from steps.hello import count_letters, greet
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def context(task: str, inputs: dict | None = None) -> StepContext:
-    """A StepContext for calling a step directly (these steps use no tables, models or session)."""
-    return StepContext(pipeline="{name}", task=task, run_id="test", scheduled_at=datetime.now(timezone.utc),
-                       config={{"greeting": "hi"}}, params={{}}, inputs=inputs or {{}}, backend=None,  # type: ignore[arg-type]
-                       log=logging.getLogger("test"))
 
 
 def test_pipeline_is_valid():
@@ -99,10 +104,14 @@ def test_pipeline_is_valid():
     assert [t.name for t in pipeline.tasks] == ["greet", "count"]
 
 
-def test_steps():
-    out = greet(context("greet"), name="ada")
+def test_greet_then_count_letters(tmp_path):
+    with local_context(tmp_path, task="greet", config={{"greeting": "hi"}}, params={{"name": "ada"}}) as ctx:
+        out = call_step(greet, ctx)
     assert out == {{"greeting": "hi, ada"}}
-    assert count_letters(context("count", {{"greet": out}})) == {{"letters": 5}}
+    with local_context(tmp_path, task="count", inputs={{"greet": out}}) as ctx:
+        assert call_step(count_letters, ctx) == {{"table": "letters", "letters": 5}}
+        table = ctx.tables.read("letters")
+    assert dict(zip(table["LETTER"], table["N"])) == {{"a": 2, "d": 1, "h": 1, "i": 1}}
 '''
 
 STEP_TEMPLATE = '''"""The `{name}` step."""
@@ -115,27 +124,26 @@ from dagc import StepContext, step
 @step
 def {name}(ctx: StepContext, rows: int = 10) -> dict:
     """Describe what {name} does. Params come from the task's `params:`; return JSON (at most 10 kB)."""
+    import pandas as pd
+
     ctx.log.info("%s: %d rows", ctx.task, rows)
-    return {{"rows": rows}}
+    ctx.tables.write("{name}", pd.DataFrame({{"N": list(range(rows))}}))
+    return {{"table": "{name}", "rows": rows}}
 '''
 
-STEP_TEST = '''"""Tests for the `{name}` step: call it directly with a StepContext."""
+STEP_TEST = '''"""Tests for the `{name}` step: call it with a context over the real local backend."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timezone
-
-from dagc import StepContext
+from dagc.testing import call_step, local_context
 
 from steps.{module} import {name}
 
 
-def test_{name}():
-    ctx = StepContext(pipeline="test", task="{name}", run_id="test", scheduled_at=datetime.now(timezone.utc),
-                      config={{}}, params={{}}, inputs={{}}, backend=None,  # type: ignore[arg-type]
-                      log=logging.getLogger("test"))
-    assert {name}(ctx, rows=3) == {{"rows": 3}}
+def test_{name}(tmp_path):
+    with local_context(tmp_path, task="{name}", params={{"rows": 3}}) as ctx:
+        assert call_step({name}, ctx) == {{"table": "{name}", "rows": 3}}
+        assert list(ctx.tables.read("{name}")["N"]) == [0, 1, 2]
 '''
 
 PRE_COMMIT = '''# Validate changed pipelines before each commit (see dagc's docs/ci.md).
@@ -157,7 +165,7 @@ GITIGNORE = ".dagc/\n__pycache__/\n.pytest_cache/\n"
 
 def init_project(folder: Path, name: str | None = None) -> list[Path]:
     """Write a minimal working project into `folder` (created if needed); the files written."""
-    from dagc.frontend.schema import schema as base_schema
+    from dagc.frontend.schema import shipped_schema as base_schema
 
     folder = Path(folder)
     name = name or _identifier(folder.resolve().name)
@@ -175,21 +183,35 @@ def init_project(folder: Path, name: str | None = None) -> list[Path]:
         folder / ".gitignore": GITIGNORE,
         folder / "conftest.py": CONFTEST,
     }
+    schema_file = folder / "schemas" / "pipeline.schema.json"
+    for kept in (".gitignore", ".pre-commit-config.yaml", "conftest.py"):  # a repository's own: kept as they are
+        if (folder / kept).exists():
+            del files[folder / kept]
     clashes = [str(p) for p in files if p.exists()]
     if clashes:
         raise UsageError(f"not overwriting existing file(s): {', '.join(clashes)}",
                          hint="run `dagc init` in a new or empty folder, or `dagc new step NAME` to add a step")
+    if not schema_file.exists():  # an existing one is the user's (maybe regenerated by a hook): keep it
+        files[schema_file] = _schema_for(base_schema(), {p.relative_to(folder): t for p, t in files.items()})
     _write(files)
-    schema_file = folder / "schemas" / "pipeline.schema.json"
-    written = list(files)
-    if not schema_file.exists():
-        from dagc.frontend.registry import load_registry
-        from dagc.frontend.stepschema import with_steps
+    return list(files)
 
-        schema = with_steps(base_schema(), load_registry(folder))
-        _write({schema_file: json.dumps(schema, indent=2, ensure_ascii=False) + "\n"})
-        written.append(schema_file)
-    return written
+
+def _schema_for(base: dict, files: dict[Path, str]) -> str:
+    """The --with-steps schema of the project about to be written, computed before anything is
+    written (from a scratch copy of its steps), so a failure here leaves no half-written project."""
+    import tempfile
+
+    from dagc.frontend.registry import load_registry
+    from dagc.frontend.stepschema import with_steps
+
+    with tempfile.TemporaryDirectory(prefix="dagc-init-") as tmp:
+        for rel, text in files.items():
+            if rel.parts[0] == "steps":
+                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / rel).write_text(text, encoding="utf-8")
+        schema = with_steps(base, load_registry(Path(tmp)))
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def new_step(folder: Path, name: str) -> list[Path]:
@@ -224,12 +246,30 @@ def new_step(folder: Path, name: str) -> list[Path]:
 
 
 def _write(files: dict[Path, str]) -> None:
-    for path, text in files.items():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    """Write every file or none: on an error, remove what this call created (files and folders).
+
+    Files are created exclusively ("x"), so a file that appeared since the clash check is not
+    overwritten either.
+    """
+    created: list[Path] = []
+    try:
+        for path, text in files.items():
+            missing = [d for d in [path.parent, *path.parent.parents] if not d.exists()]
+            for d in reversed(missing):
+                d.mkdir()
+                created.append(d)
+            with open(path, "x", encoding="utf-8") as fh:
+                created.append(path)
+                fh.write(text)
+    except OSError as exc:
+        for p in reversed(created):
+            try:
+                p.rmdir() if p.is_dir() else p.unlink()
+            except OSError:
+                pass
+        where = exc.filename or "the project folder"
+        raise UsageError(f"cannot write {where}: {exc.strerror}; nothing was written",
+                         hint="check the folder's permissions and free space") from None
 
 
 def _identifier(text: str) -> str:

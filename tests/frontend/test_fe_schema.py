@@ -96,6 +96,13 @@ def test_fallback_code_for_other_validators(tmp_path):
     assert d.code == "DAGC100" and path == ("a",) and "a:" in d.message
 
 
+# Keys whose values name things of one project (steps, tasks, warehouses, ...): an `examples` value
+# would be offered by editors as if it existed, so their examples live in the description instead.
+PROJECT_NAMED = {"name", "description", "warehouse", "stage", "packages", "imports", "config", "error_integration",
+                 "comment", "defaults", "vars", "tasks", "finally", "environments", "step", "params", "branch",
+                 "cases", "pool", "compute", "after", "sql"}
+
+
 def test_schema_has_help_for_every_key():
     """Editors show help on hover: every key has a description, examples, and its default
     (a `default`, or the description says what happens when it is absent or that it is required)."""
@@ -108,7 +115,12 @@ def test_schema_has_help_for_every_key():
                     desc = sub.get("description", "")
                     if not desc:
                         problems.append(f"{where}.{name}: no description")
-                    if "examples" not in sub and "enum" not in sub and sub.get("type") not in ("boolean", "string", "object"):
+                    if name in PROJECT_NAMED:
+                        if "examples" in sub:  # an editor would offer them as values: they'd look like real names
+                            problems.append(f"{where}.{name}: examples that name project objects")
+                        elif "E.g." not in desc and "e.g." not in desc:
+                            problems.append(f"{where}.{name}: no example in the description")
+                    elif "examples" not in sub and "enum" not in sub and sub.get("type") not in ("boolean", "string", "object"):
                         problems.append(f"{where}.{name}: no examples")
                     if "default" not in sub and not any(w in desc for w in ("Default:", "Required", "Absent", "Exactly one")):
                         problems.append(f"{where}.{name}: no default")

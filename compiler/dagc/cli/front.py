@@ -169,7 +169,7 @@ def schema(with_steps: bool, project: str, output: str | None) -> int:
 
         from dagc.frontend.project import find_project_root
         from dagc.frontend.registry import load_registry
-        from dagc.frontend.schema import schema as base_schema
+        from dagc.frontend.schema import shipped_schema as base_schema
         from dagc.frontend.stepschema import with_steps as specialise
 
         if not Path(project).is_dir():

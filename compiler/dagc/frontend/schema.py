@@ -23,10 +23,42 @@ TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "i
               "number": "a number", "boolean": "true or false", "null": "null"}
 
 
+TEMPLATE_REF = {"$ref": "#/$defs/template"}
+
+
 @lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
+def shipped_schema() -> dict[str, Any]:
+    """The schema as shipped (what `dagc schema` prints, editors and check-jsonschema read): it
+    checks the file as written, so every scalar key also accepts a template string."""
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
         return json.load(fh)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The schema dagc checks a pipeline against: the shipped one without the template
+    alternatives, because dagc checks the *rendered* document, where `retries: "{{ vars.n }}"`
+    has become a number (and a leftover string must fail as a string, with the key's own message)."""
+    return strip_templates(shipped_schema())
+
+
+def strip_templates(node: Any) -> Any:
+    """A copy of `node` where `anyOf: [X, template]` is X again and $defs.template is gone."""
+    if isinstance(node, list):
+        return [strip_templates(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: strip_templates(v) for k, v in node.items() if k != "anyOf"}
+    alts = node.get("anyOf")
+    if alts is not None:
+        rest = [a for a in alts if a != TEMPLATE_REF]
+        if len(rest) == 1 and len(alts) == 2:
+            out.update(strip_templates(rest[0]))
+        else:
+            out["anyOf"] = strip_templates(rest)
+    if isinstance(out.get("$defs"), dict):
+        out["$defs"] = {k: v for k, v in out["$defs"].items() if k != "template"}
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -67,13 +67,24 @@ def _params_schema(info: StepInfo) -> dict[str, Any]:
     return s
 
 
+def _cases_schema(info: StepInfo) -> dict[str, Any]:
+    """The case names a branch step can return, as `properties` (what yaml-language-server offers as
+    key completions) and as `propertyNames` (so a misspelt case is underlined)."""
+    names = sorted(info.returns or ())
+    return {
+        "properties": {c: {"type": "string", "description": f"The task that runs when {info.name} returns {c!r}."}
+                       for c in names},
+        "propertyNames": {"enum": names},
+    }
+
+
 def with_steps(base: dict[str, Any], registry: Registry) -> dict[str, Any]:
     """A copy of `base` whose tasks know the project's steps: names, params and branch cases."""
     schema = copy.deepcopy(base)
     names = sorted(registry)
     defs = schema["$defs"]
-    defs["template"] = {"type": "string", "pattern": "\\{\\{.*\\}\\}",
-                        "description": "A template such as {{ vars.rows }}, rendered before the type is checked."}
+    defs.setdefault("template", {"type": "string", "pattern": "\\{\\{|\\{%",
+                                 "description": "A template such as {{ vars.rows }}, rendered before the type is checked."})
     step_desc = "A registered Python step (a function decorated with @step in steps/)."
     for kind in ("task", "finalizer"):
         task = defs[kind]
@@ -96,7 +107,7 @@ def with_steps(base: dict[str, Any], registry: Registry) -> dict[str, Any]:
                            "properties": {"branch": {"required": ["step"], "properties": {"step": {"const": name}}}}},
                     "then": {"properties": {
                         "params": _params_schema(info),
-                        "branch": {"properties": {"cases": {"propertyNames": {"enum": sorted(info.returns)}}}},
+                        "branch": {"properties": {"cases": _cases_schema(info)}},
                     }},
                 })
             elif "branch" in task["properties"]:
