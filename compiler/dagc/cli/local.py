@@ -179,17 +179,22 @@ def _reconciled(store: Any) -> Any:
 def logs(run_id: str, task: str, attempt: int | None, state_dir: str | None) -> int:
     """Print the log of one task of a local run (its stdout, stderr, logging, traceback).
 
+    RUN_ID is a run id, a unique prefix of one, or `latest` (the newest run), as in `dagc report`.
+
     \b
     Examples:
+      dagc logs latest train
       dagc logs 20261121T020000Z-a1b2c3 train
       dagc logs 20261121T020000Z-a1b2c3 train --attempt 1
     """
     from dagc.diagnostics import DagcError
 
     store, _ = open_store(state_dir)
-    run = store.get_run(run_id)
+    run = store.latest_run() if run_id == "latest" else store.get_run(run_id)
     if run is None:
-        raise DagcError(f"no run {run_id!r} in {store.state_dir}", "list runs with `dagc runs`")
+        if run_id == "latest":
+            raise DagcError(f"no runs recorded in {store.state_dir}", "start one with `dagc run PIPELINE`")
+        raise DagcError(f"no run {run_id!r} in {store.state_dir}", "list runs with `dagc runs`, or use `latest`")
     tries = [a for a in store.attempts(run.run_id) if a.task == task]
     if not tries:
         known = sorted({a.task for a in store.attempts(run.run_id)})
