@@ -92,16 +92,20 @@ class PlainObserver:
 
 
 class LiveObserver:
-    """A rich live table: each task's state and elapsed time, refreshed while the run goes on."""
+    """A rich live table: each task's state and elapsed time, refreshed while the run goes on.
 
-    def __init__(self, title: str, order: list[str]) -> None:
+    Transient: when the run ends the live table is erased and the summary table (with attempts
+    and start times) takes its place, instead of a near-copy printed under it.
+    """
+
+    def __init__(self, title: str, order: list[str], console: Any = None) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.title = title
         self.views: dict[str, TaskView] = {n: TaskView(n) for n in order}
-        self.console = Console()
-        self.live = Live(get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False)
+        self.console = console or Console()
+        self.live = Live(get_renderable=self._render, console=self.console, refresh_per_second=8, transient=True)
 
     def __enter__(self) -> "LiveObserver":
         self.live.start()
