@@ -58,9 +58,11 @@ name: {name}
 description: Greet someone, then count the letters of the greeting.
 schedule: 1d
 warehouse: "{{{{ vars.warehouse }}}}"
+stage: "{{{{ vars.stage }}}}"  # where `dagc deploy` uploads the step code (not needed by `dagc run`)
 
 vars:
   warehouse: DEV_WH
+  stage: "@DEV_DB.PUBLIC.DAGC_STAGE"
 
 config:
   greeting: hello
@@ -77,7 +79,7 @@ environments:
   dev:
     vars: {{warehouse: DEV_WH}}
   prod:
-    vars: {{warehouse: PROD_WH}}
+    vars: {{warehouse: PROD_WH, stage: "@PROD_DB.PUBLIC.DAGC_STAGE"}}
 '''
 
 HELLO_TEST = '''"""Tests for the example pipeline: it validates, and its steps do what they say.

@@ -14,7 +14,7 @@ from dagc.cli.main import main
 from fe_helpers import write
 
 ROOT = Path(__file__).resolve().parents[2]
-GOOD = "name: x\ntasks:\n  a: {step: extract}\n  b: {sql: s, after: [a]}\n"
+GOOD = "name: x\nstage: \"@DB.S.DAGC_STAGE\"\ntasks:\n  a: {step: extract}\n  b: {sql: s, after: [a]}\n"
 BAD = "name: x\ntasks:\n  a: {step: extract}\n  b: {sql: s, after: [aa]}\n"
 
 

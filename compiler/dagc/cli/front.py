@@ -35,13 +35,16 @@ def expand_paths(paths: tuple[str, ...] | list[str]) -> list[Path]:
 def validate_files(files: list[Path], env: str | None = None) -> list[Diagnostic]:
     """Diagnostics for every file; without --env, the base and every declared environment."""
     from dagc.frontend import check_file, environments_of
+    from dagc.frontend.deployready import deploy_warnings
 
     out: list[Diagnostic] = []
     for f in files:
         envs: list[str | None] = [env] if env else [None, *environments_of(f)]
         seen: set[tuple[Any, ...]] = set()
         for e in envs:
-            _, diags = check_file(f, e, missing_secrets="warn")
+            pipeline, diags = check_file(f, e, missing_secrets="warn")
+            if pipeline is not None and e == envs[0]:
+                diags = diags + deploy_warnings(f, pipeline)
             for d in diags:
                 key = (d.code, d.file, d.line, d.col, d.message)
                 if key not in seen:
