@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test setup bench clean browser-deps lock
+.PHONY: run test setup bench clean browser-deps editor-deps lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "dagc: setting up $(VENV) (first time about a minute: installing dagc and its pinned dependencies)"
@@ -20,7 +20,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dagc run pipelines/training.yaml
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps editor-deps
 	$(BIN)/python -m pytest
 
 # The report's browser tests drive Debian's chromium with chromedriver. Install them when missing
@@ -32,6 +32,17 @@ browser-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	    || echo "WARNING: could not install chromium; the browser tests will be skipped"; \
 	else echo "WARNING: no chromium and no apt-get as root; the browser tests will be skipped"; fi
+
+# The editor tests ask the real yaml-language-server (npm) what it completes from dagc's schemas.
+# Installed under $(VENV)/node when npm is there; without it those tests skip and say why.
+YLS_VERSION = 1.25.0
+editor-deps:
+	@if [ -x $(VENV)/node/node_modules/.bin/yaml-language-server ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  echo "installing yaml-language-server $(YLS_VERSION) for the editor tests"; \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/node yaml-language-server@$(YLS_VERSION) >/dev/null \
+	    || echo "WARNING: could not install yaml-language-server; the editor tests will be skipped"; \
+	else echo "WARNING: no npm; the editor tests (yaml-language-server) will be skipped"; fi
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
