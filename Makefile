@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 .PHONY: run test setup bench clean browser-deps editor-deps lock
 
 $(STAMP): pyproject.toml constraints.txt
-	@echo "dagc: setting up $(VENV) (first time about a minute: installing dagc and its pinned dependencies)"
+	@echo "dagc: setting up $(VENV): installing dagc and its pinned dependencies (first time a few minutes, quiet while pip works)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)

@@ -149,3 +149,28 @@ def test_init_project_runs_locally_out_of_the_box(tmp_path):
     res = subprocess.run([sys.executable, "-m", "dagc", "runs", "--json"], cwd=tmp_path / "proj", env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "demo" in res.stdout
+
+
+def test_init_into_an_existing_repository_keeps_its_files(tmp_path):
+    (tmp_path / ".gitignore").write_text("node_modules/\n")
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
+    written = init_project(tmp_path, "demo")
+    assert (tmp_path / ".gitignore").read_text() == "node_modules/\n"
+    assert (tmp_path / ".pre-commit-config.yaml").read_text() == "repos: []\n"
+    assert {p.name for p in written} >= {"demo.yaml", "hello.py", "conftest.py", "pipeline.schema.json"}
+    assert not any(p.name in (".gitignore", ".pre-commit-config.yaml") for p in written)
+
+
+def test_init_that_fails_halfway_writes_nothing(tmp_path, capsys):
+    (tmp_path / "tests").write_text("a file where the tests folder goes\n")
+    code, _, err = run(["init", str(tmp_path), "--name", "demo"], capsys)
+    assert code == 2 and "nothing was written" in err and "tests" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tests"]
+
+
+def test_scaffolded_tests_use_the_real_local_backend(tmp_path):
+    init_project(tmp_path, "demo")
+    new_step(tmp_path, "load_orders")
+    for test in (tmp_path / "tests").glob("test_*.py"):
+        text = test.read_text()
+        assert "backend=None" not in text and "from dagc.testing import" in text and "ctx.tables." in text
