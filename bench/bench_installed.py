@@ -60,8 +60,10 @@ def main() -> None:
         for f in ("pyproject.toml", "README.md"):
             shutil.copy2(ROOT / f, src / f)
         t = time.perf_counter()
-        sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(work), str(src)],
-           work)
+        import importlib.util
+
+        isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+        sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", str(work), str(src)], work)
         print(f"build wheel: {time.perf_counter() - t:.1f} s")
         (wheel,) = work.glob("dagc-*.whl")
         print(f"wheel: {wheel.name}, {wheel.stat().st_size / 1024:.0f} kB, sha256 "

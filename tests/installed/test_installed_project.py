@@ -132,3 +132,13 @@ def test_installed_validate_stays_light(installed: Installed, project: Path):
         assert installed.dagc("validate", "pipelines/", cwd=project).returncode == 0
         times.append(time.perf_counter() - t0)
     TIMINGS["installed dagc validate, fresh process, min of 3 (s)"] = min(times)  # figures: bench/bench_installed.py
+
+
+def test_the_scaffolded_project_is_ready_to_deploy(installed: Installed, project: Path):
+    res = installed.dagc("validate", "--strict", "pipelines/", cwd=project)  # no DAGC520: it has a stage
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = installed.dagc("deploy", "pipelines/shop.yaml", "--env", "prod", "--dry-run", cwd=project,
+                         env={"HOME": str(project.parent)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "dry run: nothing was changed" in res.stdout + res.stderr
+    assert "upload @PROD_DB.PUBLIC.DAGC_STAGE/" in res.stdout

@@ -110,3 +110,25 @@ def test_make_says_what_it_does_before_the_long_install(tmp_path):
     said = [ln for ln in lines[:pip] if ln.startswith("echo")]
     assert said and "minute" in said[0] and "installing" in said[0], lines[:pip]
     assert any("dagc run" in ln for ln in lines[pip:])
+
+
+def test_logs_latest_works_like_report_latest(tmp_path):
+    from dagc.scaffold import init_project
+
+    proj = tmp_path / "proj"
+    init_project(proj, "demo")
+    env = _offline_env(tmp_path)
+
+    def dagc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dagc", *args], cwd=proj, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    none = dagc("logs", "latest", "greet")
+    assert none.returncode != 0 and "no runs recorded" in none.stderr and "Traceback" not in none.stderr
+    assert dagc("run", "pipelines/demo.yaml").returncode == 0
+    res = dagc("logs", "latest", "count")
+    assert res.returncode == 0 and "count succeeded" in res.stdout and "attempt 1 of run" in res.stdout
+    run_id = res.stdout.split("of run ", 1)[1].split()[0]
+    assert dagc("logs", run_id[:12], "count").stdout == res.stdout  # a prefix of the id, as before
+    bad = dagc("logs", "latest", "nope")
+    assert bad.returncode != 0 and "has no task 'nope'" in bad.stderr and "count, greet" in bad.stderr
