@@ -263,12 +263,14 @@ def _write(files: dict[Path, str]) -> None:
             with open(path, "x", encoding="utf-8") as fh:
                 created.append(path)
                 fh.write(text)
-    except OSError as exc:
+    except BaseException as exc:  # an OSError, or Ctrl-C halfway: take back what was written
         for p in reversed(created):
             try:
                 p.rmdir() if p.is_dir() else p.unlink()
             except OSError:
                 pass
+        if not isinstance(exc, OSError):
+            raise
         where = exc.filename or "the project folder"
         raise UsageError(f"cannot write {where}: {exc.strerror}; nothing was written",
                          hint="check the folder's permissions and free space") from None

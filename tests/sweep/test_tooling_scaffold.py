@@ -174,3 +174,22 @@ def test_scaffolded_tests_use_the_real_local_backend(tmp_path):
     for test in (tmp_path / "tests").glob("test_*.py"):
         text = test.read_text()
         assert "backend=None" not in text and "from dagc.testing import" in text and "ctx.tables." in text
+
+
+def test_init_interrupted_halfway_takes_back_what_it_wrote(tmp_path, monkeypatch):
+    import builtins
+
+    real_open, calls = builtins.open, []
+
+    def interrupted(path, mode="r", *args, **kwargs):
+        if "x" in mode:
+            calls.append(path)
+            if len(calls) == 3:  # Ctrl-C while writing the third file
+                raise KeyboardInterrupt
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        init_project(tmp_path / "proj", "demo")
+    monkeypatch.undo()
+    assert len(calls) == 3 and not (tmp_path / "proj").exists()
