@@ -53,12 +53,12 @@ def check_schedule(schedule: ir.Schedule | None, where: str = "schedule") -> SfC
             raise EmitError(f"{where}: interval {schedule.text!r} is not a whole number of seconds")
         if s < MIN_INTERVAL_S:
             raise EmitError(
-                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least 1 minute",
-                "use 1m or more, or a cron schedule",
+                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least {MIN_INTERVAL_S} seconds",
+                f"use {MIN_INTERVAL_S}s or more, or a cron schedule",
             )
         if s > MAX_INTERVAL_S:
             raise EmitError(
-                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of 11520 minutes (8 days)",
+                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of {MAX_INTERVAL_S // 60} minutes (8 days)",
                 "use a cron schedule for longer periods, e.g. {cron: '0 2 1 * *'}",
             )
         return timedelta(seconds=s)
