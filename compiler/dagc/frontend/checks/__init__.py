@@ -30,14 +30,14 @@ from typing import Any
 from dagc import ir
 from dagc.diagnostics import Diagnostic
 from dagc.frontend.checks import (  # noqa: F401 (importing a family registers its rules)
-    conditions, config, graph, limits, names, schedule, steps, tasks, trigger,
+    conditions, config, expand, graph, limits, names, schedule, steps, tasks, trigger,
 )
 from dagc.frontend.checks.build import build_pipeline
 from dagc.frontend.checks.context import RULES, Checker, Rule
 from dagc.frontend.load import Document, Path
 from dagc.frontend.registry import Registry
 
-FAMILIES = (names, tasks, steps, graph, limits, config, schedule, trigger, conditions)
+FAMILIES = (expand, names, tasks, steps, graph, limits, config, schedule, trigger, conditions)
 __all__ = ["FAMILIES", "RULES", "Rule", "build"]
 
 

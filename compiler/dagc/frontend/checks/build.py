@@ -20,7 +20,9 @@ from dagc.frontend.load import Path
 
 
 def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
-    d = ctx.data
+    from dagc.frontend.checks.expand import MATRIX_OF, expand
+
+    ctx.data = d = expand(ctx)
     for r in rules("pipeline"):
         r.fn(ctx)
     tasks_raw = {str(k): v for k, v in (d.get("tasks") or {}).items()}
@@ -61,6 +63,8 @@ def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
 
 def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[str, Any], path: Path, *,
                 finalizer: bool) -> TaskSource:
+    from dagc.frontend.checks.expand import MATRIX_OF
+
     """One declared task: its IR with defaults applied, and what the task rules need to see."""
     kinds = tuple(k for k in ("step", "sql", "branch") if k in spec)
     kind = ir.TaskKind(kinds[0]) if kinds else ir.TaskKind.STEP
@@ -88,8 +92,9 @@ def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[st
     cases = branch.get("cases") or {}
     if isinstance(cases, list):  # `cases: [promote, alert]`: each case is named after the child it selects
         cases = {str(c): str(c) for c in cases}
-    inherited = {k: spec.get(k, defaults.get(k)) for k in ("success_integration", "execute_as_user", "log_level",
-                                                            "trace_level")}
+    inherited = {k: spec.get(k, defaults.get(k)) for k in ("success_integration", "execute_as_user")}
+    for k in ("log_level", "trace_level"):  # the graph's level is every task's default too (each task is an object)
+        inherited[k] = spec.get(k, defaults.get(k, ctx.data.get(k)))
     ctx.sources.setdefault(name, path)
     task = ir.Task(
         name=name, kind=kind, step=step_name, params=ir.freeze(spec.get("params") or {}), sql=spec.get("sql"),
@@ -98,7 +103,7 @@ def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[st
         serverless=serverless, serverless_size=size, compute=compute, timeout_ms=timeout,
         comment=spec.get("comment"), session_parameters=ir.freeze(sess), is_finalizer=finalizer,
         condition=spec.get("if"), serverless_min_size=sizing.get("min_size"), serverless_max_size=sizing.get("max_size"),
-        target_completion_s=target, **inherited, source=spec.get("__matrix_of__"),
+        target_completion_s=target, **inherited, source=spec.get(MATRIX_OF),
         line=ctx.doc.pos(path, key=True).line,
     )
     return TaskSource(name=name, spec=spec, defaults=defaults, path=path, task=task, kinds=kinds)
