@@ -259,19 +259,19 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
     full = {t["name"]: t.get("snowflake_name") or f"{name}${t['name']}" for t in tasks}
     modules = dict(step_modules or {})
     fingerprint = fingerprinter(graph, bundle_hash)
-    preds = {t["name"]: list(t.get("after") or []) for t in tasks}
+    after_of = {t["name"]: list(t.get("after") or []) for t in tasks}
 
     def beyond(name: str) -> list[str]:  # ancestors that are not direct predecessors (as ir.Pipeline.ancestors)
         seen: dict[str, None] = {}
-        frontier = list(preds.get(name, []))
+        frontier = list(after_of.get(name, []))
         while frontier:
             nxt: list[str] = []
             for a in frontier:
-                if a not in seen and a in preds:
+                if a not in seen and a in after_of:
                     seen[a] = None
-                    nxt.extend(preds[a])
+                    nxt.extend(after_of[a])
             frontier = nxt
-        return [a for a in seen if a not in preds.get(name, [])]
+        return [a for a in seen if a not in after_of.get(name, [])]
 
     for t in sorted(tasks, key=lambda t: bool(t.get("is_finalizer"))):
         short = t["name"]

@@ -35,6 +35,7 @@ class Checker:
     pruned: frozenset[Path] = frozenset()  # paths the schema rejected (already reported)
     diags: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)  # task -> the YAML path it was declared at
+    reported_cycles: set[frozenset[str]] = field(default_factory=set)  # template cycles already reported
 
     def source_path(self, task: str) -> Path:
         return self.sources.get(task, ("tasks", task))

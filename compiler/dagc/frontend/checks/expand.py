@@ -29,7 +29,8 @@ CODES = {
     "DAGC706": "a matrix axis is also set in params",
 }
 MATRIX_OF = "__matrix_of__"  # marks an expanded spec with the task it came from (ir.Task.source)
-_MERGED = ("params", "session_parameters")  # merged one level deep (the task's keys win); others replace
+_MERGED = ("params", "session_parameters")
+_BROKEN = "__broken__"  # a template whose file had errors (already reported)  # merged one level deep (the task's keys win); others replace
 
 
 class _Positions:
@@ -117,8 +118,8 @@ def _include(ctx: Checker, rel: str, where: Path) -> dict[str, Any]:
     probe = {"name": "include", "tasks": {"t": {"sql": "-"}}, "templates": body["templates"]}
     found = [d for d in schema.validate(inc, probe)]
     ctx.diags.extend(found)
-    if found:
-        return {}
+    if found:  # reported in that file; tasks extending these templates are not reported again
+        return {str(k): {_BROKEN: True} for k in body["templates"]}
     for table, mine in ((inc.values, ctx.doc.values), (inc.keys, ctx.doc.keys)):
         for p, q in table.items():
             if p[:1] == ("templates",) and p not in mine:
@@ -141,8 +142,11 @@ def _extend(ctx: Checker, pos: _Positions, templates: dict[str, tuple[dict[str, 
     cur = str(spec["extends"])
     while True:
         if cur in chain:
-            ctx.err("DAGC704", "templates extend each other in a cycle: " + " -> ".join(chain + [cur]), here,
-                    "remove one `extends:`")
+            loop = chain[chain.index(cur):]
+            if frozenset(loop) not in ctx.reported_cycles:  # once per cycle, however many tasks use it
+                ctx.reported_cycles.add(frozenset(loop))
+                ctx.err("DAGC704", "templates extend each other in a cycle: " + " -> ".join(loop + [cur]), here,
+                        "remove one `extends:`")
             return _unresolved(ctx, section, name, spec)
         if cur not in templates:
             ctx.err("DAGC703", f"no template {cur!r}", here,
@@ -151,6 +155,8 @@ def _extend(ctx: Checker, pos: _Positions, templates: dict[str, tuple[dict[str, 
             return _unresolved(ctx, section, name, spec)
         chain.append(cur)
         body = templates[cur][0]
+        if _BROKEN in body:
+            return _unresolved(ctx, section, name, spec)
         if "extends" not in body:
             break
         here = ("templates", cur, "extends")
