@@ -100,6 +100,7 @@ def test_plan_model_agrees_with_the_emitter_and_the_manifest_round_trips(pipelin
     b = from_manifest(m)
     assert {k: v.settings for k, v in a.tasks.items()} == {k: v.settings for k, v in b.tasks.items()}
     assert diff(b, a) == []
+    assert b.tasks["SCORE_NEW"].settings["state"] == "started"  # dagc deploy resumes a triggered root (dagv1 would not)
 
 
 def test_plan_shows_a_changed_condition(pipeline):

@@ -251,7 +251,7 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
             {"USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS": g["trigger"]["min_interval_s"]}
             if (g.get("trigger") or {}).get("min_interval_s") is not None else {})},
         "comment": g.get("comment") if g.get("comment") is not None else g.get("description"),
-        "state": "started" if g.get("schedule") else None,
+        "state": "started" if g.get("schedule") or g.get("trigger") else None,  # a triggered root must run too
         "condition": g.get("condition"),
     }))
     tasks = list(manifest["tasks"])
@@ -371,7 +371,7 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
                 "error_integration": getattr(t, "error_integration", None),
                 "session_parameters": getattr(t, "session_parameters", None) or {},
                 "comment": user_comment,
-                "state": t.state if deployed else ("started" if sched else None),
+                "state": t.state if deployed else ("started" if sched or getattr(t, "condition", None) else None),
                 "condition": getattr(t, "condition", None),
             }))
             continue
