@@ -60,3 +60,11 @@ def test_graph_log_level_is_every_tasks_default(tmp_path):
                                       "tasks:\n  a: {sql: s}\n  b: {sql: s, log_level: DEBUG}\n"))
     assert (p.log_level, p.task("a").log_level, p.task("b").log_level, p.task("a").trace_level) == (
         "WARN", "INFO", "DEBUG", "ON_EVENT")
+
+
+def test_a_template_cannot_give_the_finalizer_edges_or_conditions(tmp_path):
+    text = ("name: x\ntemplates:\n  guarded: {sql: s, if: \"state(a) == 'FAILED'\", after: [a]}\n"
+            "tasks:\n  a: {sql: s}\nfinally:\n  f: {extends: guarded}\n")
+    diags = [d for d in check(tmp_path, text) if d.code == "DAGC304"]
+    assert sorted(d.message.split("`")[1] for d in diags) == ["after:", "if:"]
+    assert {d.line for d in diags} == {3}  # reported where the template sets them

@@ -28,6 +28,12 @@ def one_kind(ctx: Checker, src: TaskSource) -> None:
                 "step: a registered Python step; sql: a SQL body; branch: a step choosing a child", key=True)
     if src.finalizer and src.task.kind is ir.TaskKind.BRANCH:
         ctx.err("DAGC304", "the finalizer cannot be a branch: it has no children", src.path, key=True)
+    if src.finalizer:  # the schema refuses these on a finalizer; a template it extends may still bring them
+        for key in ("after", "when", "if", "matrix"):
+            if key in src.spec:
+                ctx.err("DAGC304", f"the finalizer cannot have `{key}:` (it runs after every other task, whatever "
+                        "happened)", src.path + (key,), "take it out of the template, or use another template",
+                        key=True)
 
 
 @rule("task", "DAGC313")
