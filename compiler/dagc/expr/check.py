@@ -34,14 +34,14 @@ class Scope:
     streams: frozenset[str] = field(default_factory=frozenset)
 
 
-_MISSING = object()
+MISSING = object()  # config_value's answer for a path the config does not have
 
 
 def config_value(config: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = config
     for key in path:
         if not isinstance(node, Mapping) or key not in node:
-            return _MISSING
+            return MISSING
         node = node[key]
     return node
 
@@ -151,7 +151,7 @@ def check(tree: Node, scope: Scope, text: str = "") -> list[ExprError]:
         elif isinstance(node, Config):
             keys = tuple(str(p.key) for p in node.path)
             value = config_value(facts.config, keys)
-            if value is _MISSING:
+            if value is MISSING:
                 known: Any = facts.config
                 depth = 0
                 for k in keys:

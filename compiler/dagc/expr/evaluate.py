@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from dagc.expr import grammar as g
 from dagc.expr.ast import Call, Compare, Config, Literal, Logic, Node, Not
-from dagc.expr.check import Facts, comparison_type, config_value, type_of
+from dagc.expr.check import MISSING, Facts, comparison_type, config_value, type_of
 
 _NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 _SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
@@ -105,7 +105,7 @@ def evaluate(tree: Node, facts: Facts, rt: Runtime) -> bool | None:
             return value
         if isinstance(node, Config):
             v = config_value(rt.config, tuple(str(p.key) for p in node.path))
-            return None if isinstance(v, object) and v.__class__ is object else v
+            return None if v is MISSING else v  # a key --set removed reads as NULL, as in SQL
         if isinstance(node, Not):
             v = boolean(node.operand)
             return None if v is None else not v

@@ -110,3 +110,12 @@ def test_if_is_anded_with_the_predecessor_condition(tmp_path):
 
     assert when_sql(p, p.task("t")) == ("SYSTEM$PREDECESSORS_STATE('ALL_DONE') AND "
                                         "(SYSTEM$TASK_COMPLETION_STATE('G$LOAD') = 'FAILED')")
+
+
+def test_positions_through_double_quote_escapes_and_folded_plain_scalars(tmp_path):
+    text = HEAD + '  t:\n    sql: s\n    after: [pass]\n    if: "value(load).name == \\"x\\" or state(lod) == \'FAILED\'"\n'
+    d = only(check(tmp_path, text), "DAGC603")
+    at(d, 15, 10 + len('value(load).name == \\"x\\" or state('))
+    text = HEAD + "  t:\n    sql: s\n    after: [pass]\n    if: state(load) == 'SUCCEEDED'\n      and state(lod) == 'FAILED'\n"
+    d = only(check(tmp_path, text), "DAGC603")
+    at(d, 16, 17)
