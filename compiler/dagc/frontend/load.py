@@ -348,7 +348,13 @@ def _scalar_chars(lines: list[str], row: int, col: int) -> list[tuple[str, int, 
                         out.append((simple[nxt], r + 1, i + 1))
                         i += 2
                         continue
-                    return None  # \x, \u...: rare in a condition; fall back to the scalar's start
+                    width = {"x": 2, "u": 4, "U": 8}.get(nxt)
+                    digits = text[i + 2:i + 2 + width] if width else ""
+                    if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+                        out.append((chr(int(digits, 16)), r + 1, i + 1))
+                        i += 2 + width
+                        continue
+                    return None  # another escape (\a, \e, \N...): fall back to the scalar's start
                 out.append((ch, r + 1, i + 1))
                 i += 1
             r, i = r + 1, 0

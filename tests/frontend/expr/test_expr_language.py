@@ -126,3 +126,49 @@ def test_evaluator_agrees_with_the_emitted_sql(text, value, state, has):
         con.create_function(alias, fn, ["VARCHAR"], kind)
     out = con.execute("SELECT " + sqlglot.transpile(q, read="snowflake", write="duckdb")[0]).fetchone()[0]
     assert out == got, (text, q)
+
+
+_alphabet = st.sampled_from(list("()[].'\"\\ =!<>&|-_09aznotrsvlu") + ["value", "state", "config", " and ", " or ",
+                                                                        "not ", "null", "score", "gate", "stream_has_data"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_alphabet, max_size=20).map("".join) | st.text(max_size=30))
+def test_any_text_gives_a_tree_or_a_positioned_error(text):
+    """Hostile or random conditions never crash the checker: a tree, or errors inside the text."""
+    tree, errors = check_text(text, SCOPE)
+    for e in errors:
+        assert e.code.startswith("DAGC6") and 0 <= e.start <= max(len(text), 4096) and e.end >= e.start
+    if tree is not None and not errors:
+        to_sql(tree, FACTS, lambda n: n)
+        run(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=25),
+       st.sampled_from(["double", "single", "plain", "block"]))
+def test_locate_never_points_outside_the_scalar(text, style):
+    """Whatever the string and its YAML style, the position found for each character is on a line of
+    the file and, when the scalar decodes as expected, at that very character."""
+    import json
+
+    from dagc.frontend.load import load, locate
+
+    if style == "double":
+        body = "if: " + json.dumps(text)
+    elif style == "single":
+        body = "if: '" + text.replace("'", "''") + "'"
+    elif style == "plain":
+        body = "if: x" + "".join(c for c in text if c.isalnum())
+    else:
+        body = "if: |\n  " + text.replace("\n", " ")
+    doc, diags = load("p.yaml", body + "\n")
+    if diags or not isinstance(doc.data, dict) or not isinstance(doc.data.get("if"), str):
+        return
+    value = doc.data["if"]
+    lines = doc.text.splitlines()
+    for i in range(len(value)):
+        p = locate(doc, ("if",), i, value)
+        assert 1 <= p.line <= len(lines) and p.col >= 1
+        if value[i].isascii() and value[i].isalnum():  # written literally (escapes before it shift nothing)
+            assert lines[p.line - 1][p.col - 1] == value[i], (body, i)
