@@ -97,24 +97,22 @@ def _table(root: Path, sql: str) -> None:
 
 def test_if_triggered_runs_only_when_the_streams_table_changed(tmp_path):
     root, path = project(tmp_path)
+    path.write_text(EXAMPLE.replace("ROWS", "3").replace("  peek: {step: nosy, after: [score]}\n", ""))
     rel = "pipelines/score.yaml"
     r = dagc(root, "run", rel, "--if-triggered", "-q")
     assert r.returncode == 0 and "not triggered" in r.stdout and "RAW.APPLICATIONS unchanged" in r.stdout
     (root / ".dagc").mkdir(exist_ok=True)
     _table(root, "CREATE TABLE APPLICATIONS (id INTEGER); INSERT INTO APPLICATIONS VALUES (1), (2)")
-    r = dagc(root, "run", rel, "--if-triggered", "-q", "--json")
-    assert r.returncode == 1 and json.loads(r.stdout)["tasks"]  # it ran (peek fails on purpose)
-    assert "not triggered" not in r.stdout
-    # a failed run did not consume the stream; a successful one does
-    pipeline_ok = EXAMPLE.replace("ROWS", "3").replace("  peek: {step: nosy, after: [score]}\n", "")
-    path.write_text(pipeline_ok)
-    assert dagc(root, "run", rel, "--if-triggered", "-q").returncode == 0
-    r = dagc(root, "run", rel, "--if-triggered", "-q")
-    assert "not triggered" in r.stdout
+    r = dagc(root, "run", rel, "--if-triggered", "-q", "--fail-task", "score")
+    assert r.returncode == 1 and "not triggered" not in r.stdout  # it ran, and failed
+    r = dagc(root, "run", rel, "--if-triggered", "-q")  # a failed run did not consume the stream
+    assert r.returncode == 0 and "not triggered" not in r.stdout
+    assert "not triggered" in dagc(root, "run", rel, "--if-triggered", "-q").stdout  # the success consumed it
     assert dagc(root, "run", rel, "-q").returncode == 0  # a plain run runs anyway, as EXECUTE TASK does
     _table(root, "INSERT INTO APPLICATIONS VALUES (3)")
-    r = dagc(root, "run", rel, "--if-triggered", "-q")
-    assert r.returncode == 0 and "not triggered" not in r.stdout
+    assert dagc(root, "run", rel, "--if-triggered", "-q", "--fail-task", "score").returncode == 1
+    assert dagc(root, "retry", "-q").returncode == 0  # a retry that succeeds consumes what its run saw
+    assert "not triggered" in dagc(root, "run", rel, "--if-triggered", "-q").stdout
 
 
 def test_if_triggered_needs_a_trigger(tmp_path):

@@ -151,7 +151,11 @@ def run_pipeline(
     store.reconcile()
     started = time.time()
     run_id = new_run_id(started)
+    streams = _streams(store, pipeline)
+    seen = streams.current(pipeline.trigger.stream) if streams and pipeline.trigger else None
     options = {"only": list(only), "from": from_task, "fail_tasks": sorted(injected)}
+    if seen is not None:
+        options["stream_offset"] = seen  # what a successful run (or its retry) consumes
     store.create_run(run_id=run_id, pipeline=pipeline.name, source=str(Path(pipeline.source).resolve())
                      if pipeline.source else "", environment=pipeline.environment,
                      sets={"set": dict(sets or {}), "var": dict(var_sets or {})},
@@ -173,8 +177,6 @@ def run_pipeline(
                                        prev.reused_from or prev.run_id, True)
             else:
                 presets[t.name] = Preset(rules.NOT_EXECUTED, record=True)
-    streams = _streams(store, pipeline)
-    seen = streams.current(pipeline.trigger.stream) if streams and pipeline.trigger else None
     result = _execute(store, pipeline, steps, state_dir, project_root, run_id, started, config, presets, {}, forced,
                       injected, parallelism, observer, webhook_url, graph_attempt=1, started=started, streams=streams)
     if streams and pipeline.trigger and result.state == rules.SUCCEEDED:
@@ -297,9 +299,13 @@ def retry_run(
     graph_attempt = rec.graph_attempt + 1
     store.claim_run(rec.run_id, graph_attempt)
     config = _unmask(rec.config, _encode_config(pipeline))
-    return _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, config,
-                    presets, attempts, forced, injected, parallelism, observer, webhook_url,
-                    graph_attempt=graph_attempt, started=time.time())
+    result = _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, config,
+                      presets, attempts, forced, injected, parallelism, observer, webhook_url,
+                      graph_attempt=graph_attempt, started=time.time())
+    streams = _streams(store, pipeline)
+    if streams and pipeline.trigger and result.state == rules.SUCCEEDED:  # the retry consumed the stream
+        streams.consume(pipeline.trigger.stream, rec.options.get("stream_offset"))
+    return result
 
 
 def _find_run(store: StateStore, run: RunRecord | str | None) -> RunRecord:
