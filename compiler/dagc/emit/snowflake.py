@@ -182,12 +182,16 @@ class SnowflakeEmitter:
 
     def _check_graph(self) -> None:
         p = self.p
-        if p.retries is not None and not 0 <= p.retries <= 30:
-            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range 0-30")
+        from dagc.limits import LIMITS
+
+        retries, tasks = LIMITS["retries"], LIMITS["tasks_per_graph"]
+        if p.retries is not None and not retries.holds(p.retries):
+            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range "
+                            f"{retries.low}-{retries.high}")
         if p.suspend_after_failures is not None and p.suspend_after_failures < 0:
             raise EmitError("suspend_after_failures must be 0 or more")
-        if len(list(p.all_tasks())) + 1 > 1000:
-            raise EmitError(f"{p.name}: a Snowflake task graph holds at most 1000 tasks (root included)")
+        if len(list(p.all_tasks())) + 1 > (tasks.high or 0):
+            raise EmitError(f"{p.name}: a Snowflake task graph holds at most {tasks.high} tasks (root included)")
         python_tasks = [t for t in p.all_tasks() if t.kind is not ir.TaskKind.SQL]
         if python_tasks and not p.stage:
             raise EmitError(
