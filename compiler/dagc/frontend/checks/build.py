@@ -1,6 +1,7 @@
 """The IR build: the one place that turns schema-valid data into `ir.Pipeline`, running the rules.
 
-The build itself reports nothing except through the value parsers (schedule, timeout) and the
+First `expand` turns include/templates/matrix into plain tasks (reporting DAGC7xx). After that
+the build reports nothing except through the value parsers (schedule, timeout, trigger) and the
 cycle search (`graph.order`); every other diagnostic comes from a registered rule. It runs the
 pipeline rules, builds each task and runs the task rules on it, then runs the graph rules; IR is
 returned only when no error was reported.
@@ -16,12 +17,11 @@ from dagc.frontend.checks import graph as graph_rules
 from dagc.frontend.checks import schedule as values
 from dagc.frontend.checks import trigger as triggers
 from dagc.frontend.checks.context import Checker, Graph, TaskSource, rules
+from dagc.frontend.checks.expand import MATRIX_OF, expand
 from dagc.frontend.load import Path
 
 
 def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
-    from dagc.frontend.checks.expand import MATRIX_OF, expand
-
     ctx.data = d = expand(ctx)
     for r in rules("pipeline"):
         r.fn(ctx)
@@ -63,8 +63,6 @@ def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
 
 def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[str, Any], path: Path, *,
                 finalizer: bool) -> TaskSource:
-    from dagc.frontend.checks.expand import MATRIX_OF
-
     """One declared task: its IR with defaults applied, and what the task rules need to see."""
     kinds = tuple(k for k in ("step", "sql", "branch") if k in spec)
     kind = ir.TaskKind(kinds[0]) if kinds else ir.TaskKind.STEP
