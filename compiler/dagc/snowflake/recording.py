@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 from snowflake.core._common import CreateMode
 from snowflake.core.exceptions import ConflictError, NotFoundError
 
-from dagc.snowflake.state import canon
+from dagc.snowflake.names import canon
 
 MUTATING = {"create", "create_or_alter", "drop", "suspend", "resume", "execute", "put"}
 

@@ -1,0 +1,81 @@
+"""What decides a Python task's behaviour, fingerprinted and carried in its comment.
+
+Snowpark generates a Python task's SQL when it registers the procedure, so the deployed definition
+cannot be compared with the desired one; the fingerprint in the comment (`[dagc:<16 hex>]`) can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Callable, Iterable, Mapping
+
+PYTHON_MARKER = "dagc:"
+_MARKER_RE = re.compile(r"\s*\[dagc:([0-9a-f]{16})\]\s*$")
+
+
+def task_spec(*, pipeline: str, environment: str | None, task: str, kind: str, step: str | None,
+              params: Mapping[str, Any] | None, cases: Mapping[str, str] | None, after: Iterable[str],
+              branch_after: Iterable[str], compute: Mapping[str, Any] | None, module: str | None,
+              stage: str | None = None, timeout_ms: int | None = None) -> dict[str, Any]:
+    """The facts a Python task's entry point needs at run time (bound into its definition).
+
+    `stage` is kept only for compute-pool tasks: the ML Job uploads its payload there."""
+    return {
+        "pipeline": pipeline,
+        "environment": environment,
+        "task": task,
+        "kind": kind,
+        "step": step,
+        "module": module,
+        "params": dict(params or {}),
+        "cases": dict(cases or {}),
+        "after": list(after),
+        "branch_after": list(branch_after),
+        "compute": dict(compute) if compute else None,
+        "stage": stage if compute else None,
+        "timeout_ms": timeout_ms if compute else None,  # how long the task waits for its ML Job
+    }
+
+
+def spec_text(spec: Mapping[str, Any]) -> str:
+    """The canonical JSON of a task spec: fingerprinted, and bound into the task's entry point."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def fingerprinter(graph: Mapping[str, Any], bundle_hash: str | None) -> Callable[[Mapping[str, Any]], str]:
+    """`task_fingerprint` with the graph-level part serialised once (1000-task graphs)."""
+    graph_key = json.dumps({
+        "stage": graph.get("stage"),
+        "packages": list(graph.get("packages") or ()),
+        "imports": list(graph.get("imports") or ()),
+        "bundle": bundle_hash,
+    }, sort_keys=True, separators=(",", ":"), default=str)
+
+    def fp(spec: Mapping[str, Any] | str) -> str:
+        text = (spec if isinstance(spec, str) else spec_text(spec)) + "|" + graph_key
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    return fp
+
+
+def task_fingerprint(spec: Mapping[str, Any], graph: Mapping[str, Any], bundle_hash: str | None) -> str:
+    """16 hex digits covering everything that decides what a Python task runs."""
+    return fingerprinter(graph, bundle_hash)(spec)
+
+
+def marked_comment(comment: str | None, fingerprint: str) -> str:
+    marker = f"[{PYTHON_MARKER}{fingerprint}]"
+    return f"{comment} {marker}" if comment else marker
+
+
+def split_comment(comment: str | None) -> tuple[str | None, str | None]:
+    """(user comment, python fingerprint or None)."""
+    if not comment:
+        return comment, None
+    m = _MARKER_RE.search(comment)
+    if not m:
+        return comment, None
+    return (comment[: m.start()] or None), m.group(1)
+
