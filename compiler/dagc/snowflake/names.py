@@ -42,3 +42,17 @@ def branch_condition(branch_full_name: str, child_short: str) -> str:
     """Exactly what dagv1 (`_add_condition`) puts on a child of a DAGTaskBranch."""
     return f"SYSTEM$GET_PREDECESSOR_RETURN_VALUE('{_sql_str(canon(branch_full_name) or '')}') = '{_sql_str(child_short)}'"
 
+
+
+def split_qualified(name: str) -> list[str]:
+    """`db.schema."My.Task"` -> ['db', 'schema', '"My.Task"']: dots inside quotes do not split."""
+    return re.findall(r'"(?:[^"]|"")*"|[^.]+', str(name))
+
+
+def sql_ident(part: str) -> str:
+    """One identifier as SQL text that resolves to the same object: unquoted stays unquoted
+    (Snowflake upper-cases it), anything else is quoted with its case kept."""
+    text = str(part)
+    if text.startswith('"') and text.endswith('"') and len(text) >= 2:
+        return text
+    return text if _UNQUOTED.match(text) else '"' + text.replace('"', '""') + '"'
