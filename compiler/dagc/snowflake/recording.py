@@ -49,6 +49,15 @@ class RecordingSchema:
         self.listing_omits: set[str] = set()  # attributes a listing leaves out (fetch has them all)
         self.tasks = RecordingTasks(self)
 
+    @property
+    def database(self) -> Any:
+        """Like SchemaResource.database: something with the database's name."""
+
+        class Database:
+            name = self.database_name
+
+        return Database()
+
     # -- bookkeeping ----------------------------------------------------------------------------
     def record(self, op: str, name: str) -> None:
         if op in MUTATING and self.fail_after is not None:
