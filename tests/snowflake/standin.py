@@ -11,6 +11,8 @@ tests check dagc against the rules and not against whatever dagc happens to call
   100 children; a graph has at most 1000 tasks;
 - a graph has at most one finalizer; a finalizer has no predecessors and finalizes a root;
 - names are case-insensitive unless quoted (the store is keyed by `canon`);
+- a listing carries only what SHOW TASKS shows (no task parameters: timeout, retries, session
+  parameters...), a fetch everything;
 - dropping a predecessor turns children that lose their last predecessor into stand-alone tasks
   (they stay, suspended: what an interrupted deploy can leave behind);
 - `EXECUTE TASK ... RETRY LAST` needs the last run FAILED or CANCELLED, within 14 days, and the graph
@@ -31,7 +33,7 @@ from snowflake.core._common import CreateMode
 from snowflake.core.exceptions import APIError
 
 from dagc.snowflake.names import canon
-from dagc.snowflake.recording import RecordingSchema, RecordingTask, RecordingTasks
+from dagc.snowflake.recording import SHOW_TASKS_OMITS, RecordingSchema, RecordingTask, RecordingTasks
 
 MAX_TASKS = 1000
 MAX_EDGES = 100
@@ -69,6 +71,7 @@ class StrictSchema(RecordingSchema):
         self.versions: dict[str, int] = {}  # root -> graph version (bumped by every change to the graph)
         self.runs: dict[str, list[Run]] = {}
         self.now = datetime(2026, 11, 21, 12, 0, 0)
+        self.listing_omits = set(SHOW_TASKS_OMITS)  # a listing shows SHOW TASKS' columns only
 
     # -- failure injection -----------------------------------------------------------------------
     def record(self, op: str, name: str) -> None:

@@ -4,6 +4,7 @@ recorded): order, idempotence, minimal changes, finalizer, drop, interrupted dep
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -299,20 +300,44 @@ def test_branch_cases_that_do_not_match_the_step_are_refused_before_deploy(tmp_p
     assert [m for m in branch_problems(p, tmp_path) if "'skip'" in m]
 
 
-def test_settings_missing_from_the_listing_are_confirmed_by_one_fetch_not_reported_as_drift() -> None:
+def test_settings_a_listing_does_not_show_cost_no_fetch_when_the_mark_matches() -> None:
+    """SHOW TASKS has no task parameters; the `[dagc-s:...]` mark in the comment stands in for them."""
     p = training_ir()
     tagged = dataclasses.replace(p.task("train"), session_parameters=ir.freeze({"QUERY_TAG": "dagc-train"}))
     p2 = dataclasses.replace(p, tasks=tuple(tagged if t.name == "train" else t for t in p.tasks))
     schema, _ = deployed(p2)
-    schema.listing_omits = {"session_parameters"}
+    assert "session_parameters" in schema.listing_omits and "user_task_timeout_ms" in schema.listing_omits
+    assert all("[dagc-s:" in (t.comment or "") for t in schema.store.values())
     schema.reset_calls()
     result = d.deploy(want(p2), schema, upload=lambda: True)
     assert result.plan.changes == []
-    assert schema.calls == [("list", "training%"), ("fetch", "TRAINING$TRAIN")]
-    # a real change of that setting is still found and applied
+    assert schema.calls == [("list", "training%")]  # a no-op deploy: one call (was 12: a fetch per task)
+    # a graph deployed without marks (an older dagc, or by hand): one fetch confirms each task
+    for t in schema.store.values():
+        t.comment = re.sub(r"\s*\[dagc-s:[0-9a-f]+\]$", "", t.comment or "") or None
+    schema.reset_calls()
+    result = d.deploy(want(p2), schema, upload=lambda: True)
+    assert result.plan.changes == []
+    assert ("fetch", "TRAINING$TRAIN") in schema.calls and schema.mutations() == []
+    # a real change of such a setting is still found and applied
     retag = dataclasses.replace(tagged, session_parameters=ir.freeze({"QUERY_TAG": "other"}))
     p3 = dataclasses.replace(p, tasks=tuple(retag if t.name == "train" else t for t in p.tasks))
+    d.deploy(want(p2), schema, upload=lambda: True)
+    schema.reset_calls()
     result = d.deploy(want(p3), schema, upload=lambda: True)
-    assert [(f.key, f.old, f.new) for f in result.plan.changes[0].fields] == [
-        ("session_parameters.QUERY_TAG", "dagc-train", "other")]
+    assert [(c.short, [(f.key, f.old, f.new) for f in c.fields]) for c in result.plan.changes] == [
+        ("train", [("session_parameters.QUERY_TAG", "dagc-train", "other")])]
     assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other"}
+
+
+def test_api_calls_for_a_no_op_deploy_and_a_one_task_change() -> None:
+    schema, _ = deployed()
+    schema.reset_calls()
+    d.deploy(want(), schema, upload=lambda: True)
+    assert len(schema.calls) == 1
+    p = training_ir()
+    evaluate = dataclasses.replace(p.task("evaluate"), warehouse="BIG_WH")
+    p2 = dataclasses.replace(p, tasks=tuple(evaluate if t.name == "evaluate" else t for t in p.tasks))
+    schema.reset_calls()
+    d.deploy(want(p2), schema, upload=lambda: True)
+    assert [op for op, _ in schema.calls] == ["list", "suspend", "suspend", "create_or_alter", "resume", "resume"]

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from dagc import ir
 from dagc.diagnostics import DagcError
+from dagc.snowflake.fingerprint import LISTING_UNCERTAIN, settings_fingerprint, with_settings_mark
 from dagc.snowflake.graphstate import GraphState, from_manifest, from_tasks
 from dagc.snowflake.names import canon
 from dagc.snowflake.plan import Change, Plan, diff
@@ -89,6 +90,9 @@ def desired(pipeline: ir.Pipeline, *, project_root: Path | None = None, with_bun
     low = low_level_tasks(dag)
     tasks = {canon(t.name): t for t in low}
     state = from_tasks(low, pipeline.name, deployed=False)
+    for sf, task in tasks.items():  # what a listing cannot show, as a hash it can (fingerprint.py)
+        if sf in state.tasks:
+            task.comment = with_settings_mark(task.comment, settings_fingerprint(state.tasks[sf].settings))
     return Desired(pipeline, dag, tasks, state, bundle, modules)
 
 
@@ -110,9 +114,18 @@ def deployed_state(schema: Any, dag_name: str) -> GraphState | None:
     return from_tasks(tasks, dag_name, deployed=True)
 
 
-# Settings a task listing (SHOW TASKS) may not carry; a change in these alone is confirmed by
-# fetching that one task before it is reported, so a listing gap never shows as permanent drift.
-LISTING_UNCERTAIN = {"session_parameters", "timeout_ms", "serverless_size", "retries", "suspend_after_failures"}
+def _trust_marks(want: Desired, actual: GraphState | None) -> None:
+    """Settings a listing (SHOW TASKS) does not carry are taken as deployed when the task's
+    `[dagc-s:...]` mark says dagc set exactly the desired values; otherwise `_confirm` fetches."""
+    if actual is None:
+        return
+    for sf, have in actual.tasks.items():
+        mine = want.state.tasks.get(sf)
+        if mine is None or have.settings_mark is None or have.settings_mark != settings_fingerprint(mine.settings):
+            continue
+        for key in LISTING_UNCERTAIN:
+            if key in have.settings and have.settings[key] is None:
+                have.settings[key] = mine.settings.get(key)
 
 
 def _confirm(changes: list[Change], want: Desired, schema: Any, actual: GraphState | None) -> list[Change]:
@@ -123,7 +136,7 @@ def _confirm(changes: list[Change], want: Desired, schema: Any, actual: GraphSta
     out = []
     for c in changes:
         keys = {f.key.split(".")[0] for f in c.fields}
-        if c.action == "alter" and keys and keys <= LISTING_UNCERTAIN:
+        if c.action == "alter" and keys and keys <= set(LISTING_UNCERTAIN):
             try:
                 fetched = schema.tasks[c.name].fetch()
             except NotFoundError:
@@ -153,6 +166,7 @@ def _root_stub(actual: GraphState) -> Any:
 
 def plan_remote(want: Desired, schema: Any, *, bundle_staged: Callable[[], bool] | None = None) -> Plan:
     actual = deployed_state(schema, want.pipeline.name)
+    _trust_marks(want, actual)
     changes = _confirm(diff(want.state, actual), want, schema, actual)
     if want.bundle is None:
         uploads: list[dict[str, Any]] = []

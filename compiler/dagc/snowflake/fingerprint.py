@@ -71,11 +71,41 @@ def marked_comment(comment: str | None, fingerprint: str) -> str:
 
 
 def split_comment(comment: str | None) -> tuple[str | None, str | None]:
-    """(user comment, python fingerprint or None)."""
+    """(user comment, python fingerprint or None); a settings mark, if any, is removed too."""
     if not comment:
         return comment, None
+    comment = _SETTINGS_RE.sub("", comment) or None
+    if not comment:
+        return None, None
     m = _MARKER_RE.search(comment)
     if not m:
         return comment, None
     return (comment[: m.start()] or None), m.group(1)
+
+
+# -- settings a task listing does not show ------------------------------------------------------------
+# SHOW TASKS (what one listing returns) has no columns for task parameters: session parameters,
+# USER_TASK_TIMEOUT_MS, TASK_AUTO_RETRY_ATTEMPTS, SUSPEND_TASK_AFTER_NUM_FAILURES, the serverless
+# size. Comparing them would cost one fetch per task (a no-op plan of an 11-task graph: 12 calls).
+# Instead, deploy writes a short hash of the values it set into the comment, which the listing
+# does show: `[dagc-s:<10 hex>]`. When the hash matches, the values are the desired ones.
+LISTING_UNCERTAIN = ("session_parameters", "timeout_ms", "serverless_size", "retries", "suspend_after_failures")
+_SETTINGS_RE = re.compile(r"\s*\[dagc-s:([0-9a-f]{10})\]\s*$")
+
+
+def settings_fingerprint(settings: Mapping[str, Any]) -> str:
+    """10 hex digits over the normalised values of the settings a listing does not carry."""
+    text = json.dumps({k: settings.get(k) for k in LISTING_UNCERTAIN}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def with_settings_mark(comment: str | None, fingerprint: str) -> str:
+    base = _SETTINGS_RE.sub("", comment or "")
+    mark = f"[dagc-s:{fingerprint}]"
+    return f"{base} {mark}" if base else mark
+
+
+def settings_mark(comment: str | None) -> str | None:
+    m = _SETTINGS_RE.search(comment or "")
+    return m.group(1) if m else None
 

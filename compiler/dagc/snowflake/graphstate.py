@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
-from dagc.snowflake.fingerprint import fingerprinter, split_comment, task_spec
+from dagc.snowflake.fingerprint import fingerprinter, settings_mark, split_comment, task_spec
 from dagc.snowflake.names import branch_condition, canon, predecessor_condition
 
 # Snowflake's values for settings a pipeline leaves unset; normalised to None on both sides.
@@ -71,6 +71,8 @@ class TaskState:
     settings: dict[str, Any] = field(default_factory=dict)
     # what a Python task's fingerprint covers, when known (from a manifest), to explain a change
     detail: dict[str, Any] | None = None
+    # a deployed task's `[dagc-s:...]` mark: the hash of the listing-invisible settings dagc set
+    settings_mark: str | None = None
 
 
 @dataclass
@@ -239,7 +241,7 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
                 "session_parameters": getattr(t, "session_parameters", None) or {},
                 "comment": user_comment,
                 "state": t.state if deployed else ("started" if sched else None),
-            }))
+            }), settings_mark=settings_mark(getattr(t, "comment", None)))
             continue
         if not sf.startswith(root + "$"):
             continue
@@ -266,7 +268,7 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
             "session_parameters": getattr(t, "session_parameters", None) or {},
             "comment": user_comment,
             "state": t.state if deployed else "started",
-        }))))
+        }), settings_mark=settings_mark(getattr(t, "comment", None)))))
     for sf, ts in _topo(rest):
         state.tasks[sf] = ts
     return state
