@@ -341,3 +341,23 @@ def test_api_calls_for_a_no_op_deploy_and_a_one_task_change() -> None:
     schema.reset_calls()
     d.deploy(want(p2), schema, upload=lambda: True)
     assert [op for op, _ in schema.calls] == ["list", "suspend", "suspend", "create_or_alter", "resume", "resume"]
+
+
+def test_ctrl_c_mid_deploy_restores_the_running_graph_then_stops(monkeypatch) -> None:
+    schema, _ = deployed()
+    change = _without_evaluate(training_ir())
+    calls = {"n": 0}
+    real = StrictSchema.record
+
+    def interrupt_third(self, op, name):  # type: ignore[no-untyped-def]
+        if op in ("create_or_alter", "drop"):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+        return real(self, op, name)
+
+    monkeypatch.setattr(StrictSchema, "record", interrupt_third)
+    with pytest.raises(KeyboardInterrupt):
+        d.deploy(want(change), schema, upload=lambda: True)
+    assert schema.store["TRAINING"].state == "started"
+    assert_runnable(schema, "TRAINING")

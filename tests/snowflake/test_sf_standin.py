@@ -29,6 +29,7 @@ def test_a_graph_task_is_changed_only_while_the_root_is_suspended() -> None:
     for action in (lambda: s.tasks["G$A"].create_or_alter(Task("G$A", "select 2", predecessors=["G"])),
                    lambda: s.tasks["G$B"].drop(),
                    lambda: s.tasks["G$B"].suspend(),
+                   lambda: s.tasks["G$A"].resume(),
                    lambda: s.tasks.create(Task("G$C", "select 1", predecessors=["G$B"])),
                    lambda: s.tasks.create(Task("G$F", "select 1", finalize="G"))):
         with pytest.raises(SnowflakeRefused, match="since that root task is not suspended"):
@@ -99,3 +100,21 @@ def test_retry_last_needs_a_failed_or_cancelled_last_run_within_14_days_and_an_u
     s.tasks["G$B"].create_or_alter(Task("G$B", "select 3", predecessors=["G$A"]))
     with pytest.raises(SnowflakeRefused, match="modified since its last run"):
         s.tasks["G"].execute(retry_last=True)
+
+
+def test_a_graph_has_at_most_max_tasks(monkeypatch) -> None:
+    from tests.snowflake import standin
+
+    monkeypatch.setattr(standin, "MAX_TASKS", 4)  # 1000 in Snowflake; the rule, not the number, is tested
+    s = graph("suspended")
+    s.tasks.create(Task("G$C", "select 1", predecessors=["G$B"]))
+    with pytest.raises(SnowflakeRefused, match="would have 5 tasks; the limit is 4"):
+        s.tasks.create(Task("G$D", "select 1", predecessors=["G$C"]))
+
+
+def test_the_shipped_deploy_sequences_are_accepted_and_a_naive_one_is_not() -> None:
+    """dagc's deploy passes (test_sf_deploy); what the old deploy did (alter a running child) does not."""
+    s = graph()
+    s.tasks["G"].suspend()
+    with pytest.raises(SnowflakeRefused, match="must be suspended first"):
+        s.tasks["G$B"].create_or_alter(Task("G$B", "select 9", predecessors=["G$A"]))
