@@ -361,3 +361,16 @@ def test_ctrl_c_mid_deploy_restores_the_running_graph_then_stops(monkeypatch) ->
         d.deploy(want(change), schema, upload=lambda: True)
     assert schema.store["TRAINING"].state == "started"
     assert_runnable(schema, "TRAINING")
+
+
+def test_resume_graph_is_the_way_out_of_a_deploy_that_could_not_restore() -> None:
+    schema, _ = deployed()
+    schema.fail_after = 3  # suspend root and two tasks, then the connection is gone for good
+    with pytest.raises(DagcError, match="left SUSPENDED"):
+        d.deploy(want(dataclasses.replace(training_ir(), warehouse="X_WH")), schema, upload=lambda: True)
+    schema.fail_after = None
+    done = d.resume_graph(schema, "training")
+    assert done[-1] == "resume TRAINING" and len(done) >= 2  # children first, the root last
+    assert_runnable(schema, "TRAINING")
+    assert schema.store["TRAINING"].state == "started"
+    assert d.resume_graph(schema, "training") == []  # nothing left to resume

@@ -273,12 +273,17 @@ def trigger(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tup
 
 def _set_state(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...],
                connection: str | None, action: str) -> int:
+    from dagc.snowflake.deploy import resume_graph
+
     p = load(pipeline, env, sets, var_sets)
     conn, _session, schema = _open(p, connection)
     with snowflake_errors(conn):
         if not _root_exists(schema, p.name):
             raise DagcError(f"{p.name} is not deployed in this schema", "deploy it first: dagc deploy PIPELINE --env ENV")
-        getattr(schema.tasks[p.name], action)()
+        if action == "suspend":
+            schema.tasks[p.name].suspend()
+        else:
+            resume_graph(schema, p.name, log=lambda s: click.echo(f"  {s}"))
     click.echo(f"{p.name}: {'suspended' if action == 'suspend' else 'resumed'}")
     return 0
 
@@ -300,7 +305,7 @@ def suspend(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tup
 @with_common
 def resume(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...],
             connection: str | None) -> int:
-    """Resume the graph's root task.
+    """Resume the graph: any suspended child first (a suspended child is skipped by every run), then the root.
 
     \b
     Examples:

@@ -369,7 +369,7 @@ def _failure_message(want: Desired, failed: str, exc: BaseException, done: int, 
         left = sorted(n for n, s in live.state.items() if s != "started")
         return (head + f"\n  restoring failed too ({type(restore_error).__name__}: {redact(str(restore_error))}); "
                 f"left SUSPENDED: {', '.join(left)}\n  the schedule is stopped until you deploy again, or run "
-                f"`dagc resume PIPELINE` to restart it as it stands")
+                f"`dagc resume PIPELINE` to restart it as it stands (children first, then the root)")
     if root_started_before:
         return head + f"\n  the graph was resumed as it stands ({root} is running; {len(restored)} task(s) resumed)"
     return head + f"\n  {root} was not running before this deploy and stays suspended"
@@ -381,6 +381,23 @@ def deploy(want: Desired, schema: Any, *, dry_run: bool = False, upload: Callabl
     if dry_run:
         return DeployResult(plan)
     return apply(want, schema, plan, upload=upload, log=log)
+
+
+def resume_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambda s: None) -> list[str]:
+    """Resume every suspended task of the deployed graph, children first, the root last (what
+    `dagc resume` does, and the way out of a deploy that could not restore what it suspended)."""
+    actual = deployed_state(schema, dag_name)
+    if actual is None:
+        return []
+    root = canon(dag_name) or dag_name
+    done: list[str] = []
+    for name in [n for n in actual.order() if n != root] + [root]:
+        ts = actual.tasks.get(name)
+        if ts is not None and ts.settings.get("state") != "started":
+            schema.tasks[name].resume()
+            done.append(f"resume {name}")
+            log(done[-1])
+    return done
 
 
 def drop_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambda s: None) -> list[str]:
