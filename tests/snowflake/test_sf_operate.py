@@ -277,3 +277,15 @@ def test_the_run_source_filters_on_identifiers_as_snowflake_stores_them() -> Non
     assert params == ["TRAINING", "ML", "PROD", "ML", "PROD", "TRAINING", "TRAINING$"]
     assert "ml.information_schema.task_history" in query and "current_task_graphs" in query
     assert "complete_task_graphs" not in query
+
+
+def test_status_offers_retry_only_for_the_last_completed_run() -> None:
+    src = Recorded([[run("3", "SUCCEEDED", 20, completed_time=T0 + timedelta(minutes=21)),
+                     run("2", "FAILED", 0, completed_time=T0 + timedelta(minutes=3))]])
+    lines: list[str] = []
+    assert op.status("p.yaml", None, connection=None, env=None, source=src, pipeline_name="training", out=lines.append) == 0
+    assert "resume with: dagc retry" not in "\n".join(lines)  # run 2 failed, but 3 came after it
+    src = Recorded([[run("2", "CANCELLED", 0, completed_time=T0 + timedelta(minutes=3))]])
+    lines.clear()
+    assert op.status("p.yaml", None, connection=None, env=None, source=src, pipeline_name="training", out=lines.append) == 1
+    assert "resume with: dagc retry" in "\n".join(lines)

@@ -401,8 +401,9 @@ def render_outcome(t: TaskOutcome) -> str:
     return line
 
 
-def render_report(rep: RunReport) -> str:
-    """Same layout as the local engine's `dagc status`: header, state, task lines, first failure."""
+def render_report(rep: RunReport, *, retry_hint: bool = True) -> str:
+    """Same layout as the local engine's `dagc status`: header, state, task lines, first failure.
+    `retry_hint`: say how to retry (only the last completed run can be retried)."""
     lines = [f"run {rep.run.key}  pipeline {rep.pipeline} (snowflake)" + (
                  f"  [run_id {rep.run.run_id}]" if rep.run.group_id and rep.run.group_id != rep.run.run_id else ""),
              f"state {rep.run.state}" + (f"  scheduled {rep.run.scheduled_time:%Y-%m-%d %H:%M:%S}" if rep.run.scheduled_time else "")
@@ -412,7 +413,7 @@ def render_report(rep: RunReport) -> str:
     first = rep.first_failure()
     if first is not None:
         lines.append(f"first failed task: {first.task}: {first.error or '(no message)'}")
-    if rep.run.state in RETRYABLE:
+    if rep.run.state in RETRYABLE and retry_hint:
         lines.append(f"resume with: dagc retry PIPELINE --connection NAME   (re-runs run {rep.run.key.group_id} from its "
                      "failed tasks, while it is the last run and the graph is not redeployed)")
     return "\n".join(lines)
@@ -484,7 +485,8 @@ def status(pipeline_path: str | Path, run_id: str | None = None, *, connection: 
     elif not reports:
         out(f"{name}: no current or recent runs on Snowflake")
     else:
-        out("\n\n".join(render_report(r) for r in reports))
+        last = last_completed([r.run for r in reports])
+        out("\n\n".join(render_report(r, retry_hint=last is not None and r.run.key == last.key) for r in reports))
     decisive = latest_outcome(reports)
     return 1 if decisive is not None and decisive.run.state in RETRYABLE else 0
 
