@@ -289,3 +289,24 @@ def test_status_offers_retry_only_for_the_last_completed_run() -> None:
     lines.clear()
     assert op.status("p.yaml", None, connection=None, env=None, source=src, pipeline_name="training", out=lines.append) == 1
     assert "resume with: dagc retry" in "\n".join(lines)
+
+
+def test_retry_after_a_deploy_changed_the_graph_says_why_snowflake_refused() -> None:
+    pytest.importorskip("snowflake.core")
+    from snowflake.core.task import Task
+
+    from tests.snowflake.standin import StrictSchema
+
+    schema = StrictSchema()
+    schema.tasks.create(Task("TRAINING", "select 1"))
+    schema.finish_run("TRAINING", "FAILED")
+    schema.tasks["TRAINING"].create_or_alter(Task("TRAINING", "select 2"))  # a deploy after the failure
+
+    class Source(Recorded):
+        def execute(self, *, retry_last: bool = False) -> None:
+            schema.tasks["TRAINING"].execute(retry_last=retry_last)
+
+    src = Source([[run("1", "FAILED", 0, completed_time=T0)]])
+    with pytest.raises(DagcError) as err:
+        op.retry("p.yaml", connection=None, env=None, source=src, pipeline_name="training", out=lambda s: None)
+    assert "modified since its last run" in err.value.message and "dagc trigger" in (err.value.hint or "")

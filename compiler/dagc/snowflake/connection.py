@@ -315,6 +315,11 @@ def open_schema(conn: Connection, stage: str | None, *, database: str | None = N
     return session, Root(session).databases[db].schemas[sc]
 
 
+def is_snowflake_error(exc: BaseException) -> bool:
+    """Raised by snowflake.core / the connector / Snowpark (or a subclass of one of theirs)."""
+    return any(c.__module__.startswith("snowflake.") for c in type(exc).__mro__)
+
+
 @contextmanager
 def snowflake_errors(conn: Connection | None = None) -> Iterator[None]:
     """snowflake.core / connector / Snowpark errors -> one clean DagcError line, secrets removed."""
@@ -323,7 +328,7 @@ def snowflake_errors(conn: Connection | None = None) -> Iterator[None]:
     except DagcError:
         raise
     except Exception as exc:  # noqa: BLE001
-        if not type(exc).__module__.startswith("snowflake"):
+        if not is_snowflake_error(exc):
             raise
         text = str(exc).strip().replace("\n", " ")
         text = conn.redact(text) if conn is not None else redact(text)

@@ -151,7 +151,18 @@ def retry_run(source: RunSource, *, pipeline: str, wait: bool, timeout: float, r
     if last.state not in RETRYABLE:
         raise DagcError(f"{pipeline}: the most recent completed run ({last.key}) did not fail; there is nothing to retry",
                         "Snowflake retries only the last run, and only if it FAILED or was CANCELLED")
-    source.execute(retry_last=True)
+    try:
+        source.execute(retry_last=True)
+    except Exception as exc:  # noqa: BLE001 - Snowflake's refusal, said with the likely reason
+        from dagc.snowflake.connection import is_snowflake_error, redact
+
+        if not is_snowflake_error(exc):
+            raise
+
+        raise DagcError(f"{pipeline}: Snowflake refused to retry run {last.key}: {redact(str(exc))}",
+                        "RETRY LAST works only while the graph is unchanged since that run (a deploy that changed "
+                        "it makes the run impossible to retry) and within 14 days; start a new run with "
+                        "`dagc trigger PIPELINE -c NAME`") from None
     if not wait:
         return RunReport(pipeline, last)
     return follow(source, pipeline=pipeline, key=last.key.next(), retries=retries, timeout=timeout,
