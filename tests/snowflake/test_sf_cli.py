@@ -26,6 +26,7 @@ def no_connection(tmp_path: Path, monkeypatch) -> Path:
             monkeypatch.delenv(k)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / ".snowflake"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # the connector's fallback directory, under HOME
     return tmp_path
 
 
