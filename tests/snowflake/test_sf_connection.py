@@ -191,3 +191,13 @@ def test_lower_case_and_quoted_stage_qualifiers() -> None:
     from dagc.snowflake.names import canon, sql_ident
 
     assert (canon("ml"), canon('"Sc"'), sql_ident("ml"), sql_ident('"My.Db"')) == ("ML", "Sc", "ml", '"My.Db"')
+
+
+def test_bad_connection_sources_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(DagcError, match="SNOWFLAKE_CONNECTIONS is not valid TOML"):
+        c.resolve(None, {"HOME": str(tmp_path), "SNOWFLAKE_CONNECTIONS": "[ci\naccount = 1"})
+    write(tmp_path, "connections.toml", '[default]\naccount = "a"\n')
+    (tmp_path / ".snowflake" / "connections.toml").chmod(0o666)  # writable by others: the connector refuses it
+    with pytest.raises(DagcError) as err:
+        c.resolve(None, env_for(tmp_path))
+    assert "writable by group or others" in err.value.message and "chmod 0600" in (err.value.hint or "")

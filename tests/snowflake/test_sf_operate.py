@@ -310,3 +310,14 @@ def test_retry_after_a_deploy_changed_the_graph_says_why_snowflake_refused() -> 
     with pytest.raises(DagcError) as err:
         op.retry("p.yaml", connection=None, env=None, source=src, pipeline_name="training", out=lambda s: None)
     assert "modified since its last run" in err.value.message and "dagc trigger" in (err.value.hint or "")
+
+
+def test_run_keys_parse_and_a_bad_one_is_a_clear_error() -> None:
+    assert RunKey.parse("1763690400000/2") == ("1763690400000", 2) and RunKey.parse("17") == ("17", None)
+    assert str(RunKey("17", 3)) == "17/3" and RunKey("17", 3).next() == RunKey("17", 4)
+    with pytest.raises(DagcError, match="expected GROUP or GROUP/ATTEMPT"):
+        RunKey.parse("17/latest")
+    src = Recorded([[attempt("17", 1, "FAILED"), attempt("17", 2, "SUCCEEDED")]])
+    reps = op.status_reports(src, pipeline="training", run_id="17")
+    assert [r.run.key for r in reps] == [RunKey("17", 2)]  # a bare group: its latest attempt
+    assert op.status_reports(src, pipeline="training", run_id="17/1")[0].run.state == "FAILED"
