@@ -26,7 +26,7 @@ models a connection that is gone for good.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from snowflake.core._common import CreateMode
@@ -120,6 +120,8 @@ class StrictSchema(RecordingSchema):
     def touch(self, key: str) -> None:
         root = self.root_of(key)
         self.versions[root] = self.versions.get(root, 0) + 1
+        if key in self.store:  # SHOW TASKS' last_committed_on (a real clock, as TIMESTAMP_LTZ)
+            self.store[key].last_committed_on = datetime.now(timezone.utc)
 
     def check_shape(self, task: Any, key: str) -> None:
         preds = list(task.predecessors or [])

@@ -274,11 +274,16 @@ def test_deploy_warns_when_a_failed_run_could_still_be_retried(monkeypatch, caps
 
     schema, session = StrictSchema(), StageSession()
     monkeypatch.setattr(remote, "_open", lambda p, c: (Connection("t", {"account": "a"}), session, schema))
-    code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)
-    assert code == 0 and "warning" not in err
     t = datetime.now(timezone.utc) - timedelta(hours=3)
+    session.run_rows = [("TRAINING", 9, 1, 9, "SUCCEEDED", t, t, t, None, None, None),
+                        ("TRAINING$TRAIN", 9, 1, 9, "FAILED", t, t, t, "oom", None, None)]
+    code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and "warning" not in err  # a first deploy: the failed run is not of this graph
+    t = datetime.now(timezone.utc)  # the deployed graph runs and fails (after its last change)
     session.run_rows = [("TRAINING", 9, 1, 9, "SUCCEEDED", t, t, t, None, None, None),
                         ("TRAINING$TRAIN", 9, 1, 9, "FAILED", t, t, t, "oom", None, None)]
     code, out, err = run(["deploy", TRAINING, "--env", "prod", "--set", "gate.threshold=0.9"], capsys)
     assert code == 0 and "warning: run 9/1 of training failed and can still be retried" in err
     assert "can no longer retry it" in err
+    code, out, err = run(["deploy", TRAINING, "--env", "prod", "--set", "gate.threshold=0.95"], capsys)
+    assert code == 0 and "warning" not in err  # the graph already changed since: nothing left to lose

@@ -226,6 +226,13 @@ def _warn_if_retry_is_lost(plan: Any, schema: Any, session: Any, p: Any) -> None
     except Exception:  # noqa: BLE001 - a warning must never stop a deploy
         return
     last = op.retryable(runs, now=datetime.now(timezone.utc))
+    changed = plan.actual.changed_at
+    if last is not None and changed is not None and last.completed_time is not None:
+        try:
+            if changed > last.completed_time:  # already changed since that run: nothing left to lose
+                return
+        except TypeError:  # naive vs aware timestamps: say it rather than guess
+            pass
     if last is not None:
         click.echo(f"warning: run {last.key} of {p.name} {last.state.lower()} and can still be retried "
                    f"(`dagc retry {p.source or 'PIPELINE'} -c NAME`); after this deploy changes the graph, "

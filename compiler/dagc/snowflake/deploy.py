@@ -111,7 +111,10 @@ def deployed_state(schema: Any, dag_name: str) -> GraphState | None:
     tasks = fetch_deployed(schema, dag_name)
     if not tasks:
         return None
-    return from_tasks(tasks, dag_name, deployed=True)
+    state = from_tasks(tasks, dag_name, deployed=True)
+    commits = [c for c in (getattr(t, "last_committed_on", None) for t in tasks) if c is not None]
+    state.changed_at = max(commits) if commits else None
+    return state
 
 
 def _trust_marks(want: Desired, actual: GraphState | None) -> None:

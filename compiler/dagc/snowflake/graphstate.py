@@ -79,6 +79,7 @@ class TaskState:
 class GraphState:
     root: str  # canonical root name
     tasks: dict[str, TaskState] = field(default_factory=dict)  # creation order: root, topological, finalizer
+    changed_at: Any = None  # deployed: the newest LAST_COMMITTED_ON of its tasks (when the graph last changed)
 
     def order(self) -> list[str]:
         return list(self.tasks)
