@@ -86,7 +86,8 @@ def test_every_non_string_leaf_accepts_a_template():
             if {"$ref": "#/$defs/template"} in sub.get("anyOf", []):
                 continue
             t = core.get("type")
-            constrained = ("enum" in core or "pattern" in core or "oneOf" in core
+            containers = all(a.get("type") in ("object", "array") for a in core.get("oneOf", [{}]))
+            constrained = ("enum" in core or "pattern" in core or ("oneOf" in core and not containers)
                            or (t is not None and t not in ("string", "object", "array")))
             if constrained:
                 missing.append(path)

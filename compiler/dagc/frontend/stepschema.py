@@ -75,6 +75,7 @@ def _cases_schema(info: StepInfo) -> dict[str, Any]:
         "properties": {c: {"type": "string", "description": f"The task that runs when {info.name} returns {c!r}."}
                        for c in names},
         "propertyNames": {"enum": names},
+        "items": {"enum": names},  # the list form, where each case is also the child's name
     }
 
 
@@ -107,6 +108,7 @@ def with_steps(base: dict[str, Any], registry: Registry) -> dict[str, Any]:
                            "properties": {"branch": {"required": ["step"], "properties": {"step": {"const": name}}}}},
                     "then": {"properties": {
                         "params": _params_schema(info),
+                        # mapping form: case keys; list form (case = child name): the items
                         "branch": {"properties": {"cases": _cases_schema(info)}},
                     }},
                 })
