@@ -100,7 +100,8 @@ def test_fallback_code_for_other_validators(tmp_path):
 # would be offered by editors as if it existed, so their examples live in the description instead.
 PROJECT_NAMED = {"name", "description", "warehouse", "stage", "packages", "imports", "config", "error_integration",
                  "comment", "defaults", "vars", "tasks", "finally", "environments", "step", "params", "branch",
-                 "cases", "pool", "compute", "after", "sql"}
+                 "cases", "pool", "compute", "after", "sql", "success_integration", "execute_as_user", "trigger",
+                 "stream", "streams", "templates", "include", "extends", "if", "matrix"}
 
 
 def test_schema_has_help_for_every_key():
