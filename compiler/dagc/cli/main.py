@@ -36,6 +36,10 @@ COMMANDS: dict[str, str] = {
     "suspend": "dagc.cli.remote:suspend",
     "resume": "dagc.cli.remote:resume",
     "drop": "dagc.cli.remote:drop",
+    # operating: backfills, pipeline tests, the local scheduler (dagc.ops, dagc.pipetest)
+    "backfill": "dagc.cli.backfill:backfill",
+    "test": "dagc.cli.pipetest:test",
+    "schedule": "dagc.cli.schedule:schedule",
     # models, report, scaffolding
     "models": "dagc.cli.models:models",
     "report": "dagc.cli.report:report",

@@ -78,6 +78,13 @@ class StepContext:
     backend: Backend
     environment: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dagc.step"))
+    # the date this run stands for: a backfill's date (`dagc backfill`), else scheduled_at. Steps
+    # that cut data "as of" a date use this, so a backfill rebuilds history on both targets.
+    logical_date: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.logical_date is None:
+            self.logical_date = self.scheduled_at
 
     @property
     def session(self) -> Any:

@@ -19,7 +19,7 @@ import pkgutil
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
 
-from dagc.configcodec import decode_config
+from dagc.configcodec import decode_config, logical_date_of
 from dagc.runtime.context import StepContext
 from dagc.runtime.returns import ReturnValueError, decode_return, encode_return
 from dagc.runtime.steps import STEP_ATTR
@@ -110,6 +110,7 @@ def finish(spec: Mapping[str, Any], value: Any) -> str | None:
 
 
 def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, environment: str | None = None) -> StepContext:
+    flat_config = facts.graph_config()
     branch_preds = set(spec.get("branch_after") or ())
     inputs: dict[str, Any] = {}
     for name in spec.get("after") or ():
@@ -120,12 +121,13 @@ def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, en
         task=spec["task"],
         run_id=facts.run_id(),
         scheduled_at=facts.scheduled_at(),
-        config=decode_config(facts.graph_config()),
+        config=decode_config(flat_config),
         params=dict(spec.get("params") or {}),
         inputs=inputs,
         backend=backend,
         environment=spec.get("environment"),
         log=logging.getLogger(f"dagc.step.{spec['pipeline']}.{spec['task']}"),
+        logical_date=logical_date_of(flat_config),
     )
 
 
