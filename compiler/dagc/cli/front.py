@@ -36,8 +36,13 @@ def validate_files(files: list[Path], env: str | None = None) -> list[Diagnostic
     """Diagnostics for every file; without --env, the base and every declared environment."""
     from dagc.frontend import check_file, environments_of
 
+    from dagc.pipetest.spec import diagnostics_of, is_scenario_file
+
     out: list[Diagnostic] = []
     for f in files:
+        if is_scenario_file(f):  # `dagc test` scenarios beside the pipelines: checked as such
+            out += diagnostics_of(f)
+            continue
         envs: list[str | None] = [env] if env else [None, *environments_of(f)]
         seen: set[tuple[Any, ...]] = set()
         for e in envs:
