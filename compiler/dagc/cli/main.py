@@ -25,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "schema": "dagc.cli.front:schema",
     # local engine; status/retry also reach Snowflake with --connection
     "run": "dagc.cli.local:run",
-    "runs": "dagc.cli.local:runs",
+    "runs": "dagc.cli.history:runs",  # local, or Snowflake with --connection
     "logs": "dagc.cli.local:logs",
     "status": "dagc.cli.operate:status",
     "retry": "dagc.cli.operate:retry",

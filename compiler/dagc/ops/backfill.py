@@ -224,26 +224,37 @@ class SnowflakeTarget:
 
         stmt = execute_sql(self.root, override_object(self.overrides, logical_date))
         with self.lock:
-            known = {r.run_id for r in self.source.graph_runs()}
+            known = {_ident(r) for r in self.source.graph_runs()}
             self.sent.append(stmt)
             self.execute_sql(stmt)
-            run_id = self._new_run(known)
-        rep = op.follow(self.source, pipeline=self.pipeline.name, run_id=run_id, timeout=self.timeout,
-                        clock=self.clock, sleep=self.sleep, first_delay=self.poll)
+            new = self._new_run(known)
+        if hasattr(op, "RunKey"):  # runs keyed by graph run group + attempt: follow it through its retries
+            rep = op.follow(self.source, pipeline=self.pipeline.name, key=new.key, retries=self.pipeline.retries or 0,
+                            timeout=self.timeout, clock=self.clock, sleep=self.sleep, first_delay=self.poll)
+        else:
+            rep = op.follow(self.source, pipeline=self.pipeline.name, run_id=new.run_id, timeout=self.timeout,
+                            clock=self.clock, sleep=self.sleep, first_delay=self.poll)
+        run_id = str(getattr(rep.run, "key", None) or rep.run.run_id)
         state = rep.run.state
         first = rep.first_failure()
         error = f"{first.task}: {first.error or '(no message)'}" if first is not None and state != "SUCCEEDED" else None
         return Outcome({"SUCCEEDED": L.SUCCEEDED, "CANCELLED": L.INTERRUPTED}.get(state, L.FAILED), run_id, error)
 
-    def _new_run(self, known: set[str]) -> str:
+    def _new_run(self, known: set[str]) -> Any:
         from dagc.diagnostics import DagcError
 
         deadline = self.clock() + min(self.timeout, 600.0)
         while True:
-            new = [r for r in self.source.graph_runs() if r.run_id not in known and r.state != "SCHEDULED"]
+            new = [r for r in self.source.graph_runs() if _ident(r) not in known and r.state != "SCHEDULED"]
             if new:
-                return str(min(new, key=lambda r: (r.scheduled_time or datetime.max, r.run_id)).run_id)
+                return min(new, key=lambda r: (r.scheduled_time or datetime.max, _ident(r)))
             if self.clock() >= deadline:
                 raise DagcError(f"{self.pipeline.name}: the run started by EXECUTE TASK never appeared",
                                 "check the root task's state and your role's OPERATE privilege")
             self.sleep(self.poll)
+
+
+def _ident(run: Any) -> str:
+    """A graph run's identity: its run group when Snowflake reports one (RunKey), else its run id."""
+    key = getattr(run, "key", None)
+    return str(key.group_id) if key is not None else str(run.run_id)
