@@ -168,7 +168,7 @@ def init_project(folder: Path, name: str | None = None) -> list[Path]:
         raise UsageError(f"{folder} exists and is not a folder")
     files = {
         folder / "pipelines" / f"{name}.yaml": HELLO_PIPELINE.format(name=name),
-        folder / "pipelines" / f"{name}.test.yaml": _scenarios(name),  # `dagc test` (dagc.pipetest)
+        folder / "pipelines" / "tests" / f"{name}.test.yaml": _scenarios(name),  # `dagc test` (dagc.pipetest)
         folder / "steps" / "__init__.py": STEPS_INIT,
         folder / "steps" / "hello.py": HELLO_STEPS,
         folder / "tests" / f"test_{name}.py": HELLO_TEST.format(name=name),

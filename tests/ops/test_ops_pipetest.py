@@ -217,6 +217,6 @@ def test_usage_errors(project):
 def test_init_scaffolds_a_passing_scenario_file(tmp_path):
     r = dagc("init", str(tmp_path / "new"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "new" / "pipelines" / "new.test.yaml").is_file()
+    assert (tmp_path / "new" / "pipelines" / "tests" / "new.test.yaml").is_file()
     r = dagc("test", cwd=tmp_path / "new")
     assert r.returncode == 0 and "3 scenario(s) passed" in r.stdout, r.stdout + r.stderr

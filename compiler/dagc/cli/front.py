@@ -100,7 +100,13 @@ def validate(paths: tuple[str, ...], env: str | None, fmt: str, strict: bool) ->
     if fmt == "text":
         if diags:
             click.echo(render.text(diags, color=render.use_color(sys.stdout)))
-        click.echo(render.summary(diags, len(files)), err=bool(diags))
+        from dagc.pipetest.spec import is_scenario_file
+
+        scenarios = sum(1 for f in files if is_scenario_file(f))
+        line = render.summary(diags, len(files) - scenarios if not diags else len(files))
+        if scenarios and not diags:
+            line += f", {scenarios} scenario file(s) valid"
+        click.echo(line, err=bool(diags))
     else:
         click.echo(render.render(diags, fmt))
     return 1 if failed else 0

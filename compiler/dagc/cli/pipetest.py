@@ -25,7 +25,7 @@ def find_scenario_files(paths: tuple[str, ...]) -> list[Path]:
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not found:
                 raise UsageError(f"no scenario files ({', '.join('*' + s for s in SUFFIXES)}) in {raw}",
-                                 "write one beside the pipeline, e.g. pipelines/training.test.yaml "
+                                 "write one beside the pipeline, e.g. pipelines/tests/training.test.yaml "
                                  "(docs/operating.md, 'Pipeline tests')")
             files += found
         elif p.is_file():
@@ -54,7 +54,7 @@ def test(paths: tuple[str, ...], fmt: str, only: str | None, output: str | None)
     Exit codes: 0 every scenario passed, 1 a scenario failed or a scenario file is invalid, 2 usage error.
     Examples:
       dagc test                                   # every *.test.yaml under pipelines/
-      dagc test pipelines/training.test.yaml -k gate_fails
+      dagc test pipelines/tests/training.test.yaml -k gate_fails
       dagc test pipelines/ --format junit -o dagc-tests.xml
     """
     from dagc import render

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 HELLO_SCENARIOS = '''# Scenarios for {name}.yaml: `dagc test` runs each on the local engine in a throw-away state.
 # returns: stubs a task (its step is not called) · fail: injects a failure · set: config for the run
-pipeline: {name}.yaml
+pipeline: ../{name}.yaml
 
 scenarios:
   greets:

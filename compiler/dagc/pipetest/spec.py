@@ -5,7 +5,7 @@ of every key and value, so an unknown task in `expect:`, a misspelt state or a w
 points at its line. Checking needs the pipeline (task names, config keys) but never the engine:
 `dagc validate` checks scenario files with this module and stays light.
 
-    pipeline: training.yaml          # relative to this file
+    pipeline: ../training.yaml       # relative to this file
     env: dev                         # optional overlay
     vars: {rows: 3000}               # optional template variables, for every scenario
     tables: {NAME: [{col: 1}]}       # optional fixtures loaded before every scenario (rows or a .csv path)
