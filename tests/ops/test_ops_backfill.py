@@ -212,3 +212,20 @@ def test_snowflake_backfill_sends_one_using_config_per_date_and_resumes(tmp_path
     res = run_backfill(target, dates, ledger, max_concurrent=1)
     assert len(sf.sent) == 4 and "2026-11-02T02:00" in sf.sent[-1]  # only the failed date again
     assert [r.state for r in res.rows] == ["SUCCEEDED"] * 3 and len(res.skipped) == 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--local", "--connection", "prod"], "either --local or --connection"),
+    (["--set", "sise=3"], "has no such key"),
+    (["--set", "size=big"], "is a number"),
+    (["--to", "2026-10-01"], "is before --from"),
+])
+def test_backfill_usage_errors_are_clean(project, extra, message):
+    from ops_helpers import dagc
+
+    args = ["backfill", str(project / "pipelines" / "tiny.yaml"), "--from", "2026-11-01", "--to", "2026-11-02",
+            "--state-dir", str(project / "st"), *extra]
+    r = dagc(*args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (project / "st" / "state.db").exists()  # nothing ran, nothing recorded

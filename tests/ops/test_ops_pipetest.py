@@ -220,3 +220,13 @@ def test_init_scaffolds_a_passing_scenario_file(tmp_path):
     assert (tmp_path / "new" / "pipelines" / "tests" / "new.test.yaml").is_file()
     r = dagc("test", cwd=tmp_path / "new")
     assert r.returncode == 0 and "3 scenario(s) passed" in r.stdout, r.stdout + r.stderr
+
+
+def test_an_unknown_scenario_name_is_a_usage_error(project):
+    f = _write(project, "tiny.test.yaml", """
+        pipeline: tiny.yaml
+        scenarios:
+          ok: {expect: {run: SUCCEEDED}}
+        """)
+    r = dagc("test", str(f), "-k", "nope", cwd=project)
+    assert r.returncode == 2 and "no scenario named 'nope'" in r.stderr

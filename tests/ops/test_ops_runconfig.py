@@ -132,3 +132,21 @@ def test_local_run_with_set_records_the_effective_config_and_status_shows_it(pro
     assert doc["config"]["size"] == 9 and doc["config"]["label"] == "hello"
     r = dagc("status", "--state-dir", str(project / "st"), cwd=project)
     assert "config" in r.stdout and "size=9" in r.stdout
+
+
+def test_the_report_shows_the_runs_effective_config_and_logical_date(project):
+    from datetime import datetime, timezone
+
+    from dagc.engine.api import run_pipeline
+    from dagc.engine.project import load_pipeline
+    from dagc.engine.state import StateStore
+    from dagc.report.local import run_view_from_records
+
+    p = load_pipeline(project / "pipelines" / "tiny.yaml", None, sets={"size": 7})
+    res = run_pipeline(p, project_root=project, state_dir=project / "st", sets={"size": 7}, parallelism=1,
+                       logical_date=datetime(2026, 11, 2, tzinfo=timezone.utc))
+    store = StateStore(project / "st", readonly=True)
+    view = run_view_from_records(store.get_run(res.run_id), store.attempts(res.run_id))
+    assert view.config["size"] == 7 and view.extra["--set"] == {"size": 7}
+    assert view.extra["logical date"] == "2026-11-02T00:00:00+00:00"
+    assert res.tasks["big"].state == "SUCCEEDED"  # the branch saw the run's config
