@@ -45,8 +45,18 @@ def test_bad_date_ranges_are_usage_errors(args, message):
 
 
 def _ledger(state: Path) -> dict[str, tuple[str, int]]:
-    with sqlite3.connect(state / "state.db") as c:
+    import contextlib
+
+    with contextlib.closing(sqlite3.connect(state / "state.db", timeout=5)) as c:
         return {d[:10]: (s, n) for d, s, n in c.execute("SELECT logical_date, state, tries FROM backfill_dates")}
+
+
+def _poll(state: Path) -> dict[str, tuple[str, int]]:
+    """The ledger while a backfill starts: empty until its table exists."""
+    try:
+        return _ledger(state) if (state / "state.db").exists() else {}
+    except sqlite3.OperationalError:
+        return {}
 
 
 def test_local_backfill_gives_each_run_its_date_and_resumes_failed_dates(project):
@@ -103,13 +113,13 @@ finally:
     proc = popen(*args)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait for date 1 to succeed, then hold date 2 in flight
-        led = _ledger(state) if (state / "state.db").exists() else {}
+        led = _poll(state)
         if led.get("2026-11-01", ("",))[0] == "SUCCEEDED":
             marker.unlink()
             break
         time.sleep(0.05)
     while time.time() < deadline:
-        led = _ledger(state)
+        led = _poll(state)
         if led.get("2026-11-02", ("",))[0] == "RUNNING" and not marker.exists():
             break
         time.sleep(0.05)
