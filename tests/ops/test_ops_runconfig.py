@@ -169,3 +169,18 @@ def test_the_report_shows_the_runs_effective_config_and_logical_date(project):
     assert view.config["size"] == 7 and view.extra["--set"] == {"size": 7}
     assert view.extra["logical date"] == "2026-11-02T00:00:00+00:00"
     assert res.tasks["big"].state == "SUCCEEDED"  # the branch saw the run's config
+
+
+def test_run_set_is_typed_like_trigger_set(project):
+    from ops_helpers import dagc
+
+    p = str(project / "pipelines" / "tiny.yaml")
+    st = str(project / "st")
+    r = dagc("run", p, "--set", "label=0.10", "--set", "nested.ratio=2", "--state-dir", st, "-q")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(dagc("status", "--state-dir", st, "--json", cwd=project).stdout)
+    assert doc["config"]["label"] == "0.10" and doc["config"]["nested.ratio"] == 2  # as USING CONFIG would send them
+    r = dagc("run", p, "--set", "size=big", "--state-dir", st, "-q")
+    assert r.returncode == 2 and "is a number" in r.stderr
+    r = dagc("run", p, "--set", "sise=3", "--state-dir", st, "-q")
+    assert r.returncode == 1 and "DAGC203" in r.stderr  # unknown keys keep the front end's positioned diagnostic
