@@ -187,24 +187,29 @@ def test_a_scenario_that_cannot_run_is_reported(project):
 
 
 def test_github_json_and_junit_formats(project, tmp_path):
+    from dagc.pipetest import output
+    from dagc.pipetest.run import run_file
+
     f = _write(project, "tiny.test.yaml", """
         pipeline: tiny.yaml
         scenarios:
           ok: {expect: {run: SUCCEEDED}}
           wrong: {expect: {big: SUCCEEDED}}
         """)
-    r = dagc("test", str(f), "--format", "github", cwd=project)
-    assert r.returncode == 1
     line, col = _line_col(f, "SUCCEEDED}}", 2)
+    r = dagc("test", str(f), "--format", "github", "-o", str(tmp_path / "r.json"), cwd=project)  # the CLI wiring
+    assert r.returncode == 1
     assert f"::error file={f},line={line},col={col}" in r.stdout and "DAGC710" in r.stdout
-    r = dagc("test", str(f), "--format", "junit", "-o", str(tmp_path / "r.xml"), cwd=project)
-    root = ET.fromstring(r.stdout)
+    assert json.loads((tmp_path / "r.json").read_text())["failed"] == 1
+    results = [run_file(f)]  # the other formats from the same results, in this process
+    root = ET.fromstring(output.junit(results))
     assert root.get("tests") == "2" and root.get("failures") == "1"
     failure = root.find(".//testcase[@name='wrong']/failure")
     assert failure is not None and f":{line}:{col}:" in failure.text
-    assert ET.parse(tmp_path / "r.xml").getroot().get("failures") == "1"
-    r = dagc("test", str(f), "--format", "json", "-k", "ok", cwd=project)
-    assert r.returncode == 0 and json.loads(r.stdout)["passed"] == 1
+    doc = json.loads(output.as_json(results))
+    assert doc["passed"] == 1 and doc["files"][0]["scenarios"][1]["failures"][0]["line"] == line
+    r = dagc("test", str(f), "--format", "junit", "-k", "ok", cwd=project)
+    assert r.returncode == 0 and ET.fromstring(r.stdout).get("failures") == "0"
 
 
 def test_usage_errors(project):

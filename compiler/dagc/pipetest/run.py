@@ -42,7 +42,7 @@ class FileResult:
         return not self.errors and all(s.passed for s in self.scenarios)
 
 
-def run_file(path: str | Path, *, only: str | None = None, parallelism: int | None = 2,
+def run_file(path: str | Path, *, only: str | None = None, parallelism: int | None = 1,
              on_result: Callable[[ScenarioResult], None] = lambda r: None) -> FileResult:
     suite, diags = load_suite(path)
     errors = [d for d in diags if d.severity.value == "error"]
@@ -68,7 +68,7 @@ def _frames(tables: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
-def run_scenario(suite: Suite, sc: Scenario, *, parallelism: int | None = 2) -> ScenarioResult:
+def run_scenario(suite: Suite, sc: Scenario, *, parallelism: int | None = 1) -> ScenarioResult:
     from dagc.engine.api import run_pipeline
     from dagc.engine.project import find_project_root, load_pipeline
     from dagc.engine.tables import DuckTables
