@@ -84,6 +84,6 @@ def _remote_rows(pipeline: str | None, connection: str, env: str | None) -> list
     from dagc.snowflake import operate as op
     from dagc.snowflake.connection import snowflake_errors
 
-    source, name, conn = op._run_source(pipeline, connection, env, None, None)
+    source, name, conn, *_ = op._run_source(pipeline, connection, env, None, None)
     with snowflake_errors(conn):
         return snowflake_rows(source, name)
