@@ -244,3 +244,28 @@ def test_backfill_usage_errors_are_clean(project, extra, message):
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (project / "st" / "state.db").exists()  # nothing ran, nothing recorded
+
+
+def test_state_stores_opened_by_concurrent_runs_in_one_process_do_not_race(tmp_path):
+    """Concurrent backfill runs (and the local scheduler) open the state from threads of one process."""
+    import threading
+
+    from dagc.engine.state import StateStore
+
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def open_one():
+        barrier.wait()
+        try:
+            for _ in range(20):
+                StateStore(tmp_path / "st").close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

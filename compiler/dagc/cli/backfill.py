@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dagc.cli.local import state_dir_option
+from dagc.cli.options import format_options, timeout_option
 
 
 @click.command()
@@ -23,13 +24,13 @@ from dagc.cli.local import state_dir_option
 @click.option("--var", "var_sets", multiple=True, metavar="KEY=VALUE", help="Override a template variable (local).")
 @click.option("--local", "local_flag", is_flag=True, help="Run on this machine's engine (the default).")
 @click.option("--connection", "-c", metavar="NAME", help="Run on Snowflake through this connection instead.")
-@click.option("--timeout", default="6h", show_default=True, help="Snowflake: give up waiting for one run after this long.")
+@timeout_option("6h", "Snowflake: give up waiting for one run after this long (90, 30m, 2h).")
 @click.option("-j", "--parallel", "parallelism", type=click.IntRange(1, 256), help="Local: tasks at once within a run.")
 @state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print the final table as JSON (no progress lines).")
+@format_options
 def backfill(pipeline: str, date_from: str, date_to: str, every: str | None, max_concurrent: int, env: str | None,
-             sets: tuple[str, ...], var_sets: tuple[str, ...], local_flag: bool, connection: str | None, timeout: str,
-             parallelism: int | None, state_dir: str | None, as_json: bool) -> int:
+             sets: tuple[str, ...], var_sets: tuple[str, ...], local_flag: bool, connection: str | None, timeout: float,
+             parallelism: int | None, state_dir: str | None, fmt: str) -> int:
     """Run the pipeline once per logical date from --from to --to; re-run to resume.
 
     Each run has its logical date in its config: steps read it as ctx.logical_date (the training
@@ -53,6 +54,7 @@ def backfill(pipeline: str, date_from: str, date_to: str, every: str | None, max
 
     if local_flag and connection:
         raise UsageError("use either --local or --connection, not both")
+    as_json = fmt == "json"  # the final table as JSON, no progress lines
     var_map = dict(map(parse_assignment, var_sets))
     base = load_pipeline(pipeline, env, var_sets=var_map)
     overrides = check_overrides(base, sets)
@@ -127,14 +129,14 @@ def _table(result: Any) -> None:
         click.echo("some dates failed: fix the cause and run the same command again (only those dates run)")
 
 
-def _snowflake_target(pipeline: Any, connection: str, overrides: dict[str, Any], timeout: str) -> Any:
-    from dagc.cli.remote import _open, _root_exists, parse_timeout, snowflake_errors
+def _snowflake_target(pipeline: Any, connection: str, overrides: dict[str, Any], timeout: float) -> Any:
+    from dagc.cli.remote import _open, _root_exists, snowflake_errors
     from dagc.diagnostics import DagcError
     from dagc.ops.backfill import SnowflakeTarget
     from dagc.snowflake import operate as op
     from dagc.snowflake.runconfig import root_name
 
-    limit = parse_timeout(timeout)
+    limit = timeout
     conn, session, schema = _open(pipeline, connection)
     with snowflake_errors(conn):
         if not _root_exists(schema, pipeline.name):

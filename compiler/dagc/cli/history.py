@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from dagc.cli.local import state_dir_option
+from dagc.cli.options import format_options
 
 
 def _when(text: str | None, option: str, *, end: bool = False) -> datetime | None:
@@ -31,9 +32,9 @@ def _when(text: str | None, option: str, *, end: bool = False) -> datetime | Non
 @click.option("--connection", "-c", metavar="NAME", help="The deployed graph's runs on Snowflake (needs PIPELINE).")
 @click.option("--env", help="Snowflake: which deployment (environment overlay).")
 @state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="JSON for machines.")
+@format_options
 def runs(pipeline: str | None, limit: int, states: tuple[str, ...], since: str | None, until: str | None,
-         connection: str | None, env: str | None, state_dir: str | None, as_json: bool) -> int:
+         connection: str | None, env: str | None, state_dir: str | None, fmt: str) -> int:
     """Run history, newest first: state, attempt, start, duration, first error.
 
     PIPELINE is a pipeline file or name; without it, local runs of every pipeline. With
@@ -55,7 +56,7 @@ def runs(pipeline: str | None, limit: int, states: tuple[str, ...], since: str |
     else:
         rows = _local_rows(pipeline, state_dir, limit if not (wanted or lo or hi) else 100_000)
     rows = h.filtered(rows, states=wanted, since=lo, until=hi, limit=limit)
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return 0
     if not rows:
