@@ -58,7 +58,7 @@ def test_a_wrong_expectation_fails_with_its_position_and_why(project):
     assert r.returncode == 1
     assert "PASS " in r.stdout and "small_config" in r.stdout
     line, col = _line_col(f, "SUCCEEDED, run")
-    assert f"{f}:{line}:{col}: error[DAGC710]: scenario 'big_config': expected task small SUCCEEDED, got SKIPPED" in r.stdout
+    assert f"{f}:{line}:{col}: error[DAGC810]: scenario 'big_config': expected task small SUCCEEDED, got SKIPPED" in r.stdout
     assert "branch gate chose 'big'" in r.stdout  # the hint says why
     assert "1 scenario(s) passed, 1 failed" in r.stdout
 
@@ -112,34 +112,34 @@ def test_returns_stub_and_fail_injection_and_fixture_tables(project):
 
 
 BAD = {
-    "DAGC701": ("""
+    "DAGC801": ("""
         pipeline: tiny.yaml
         scenaros: {}
         """, "scenaros"),
-    "DAGC702": ("""
+    "DAGC802": ("""
         pipeline: nowhere.yaml
         scenarios: {a: {expect: {run: SUCCEEDED}}}
         """, "nowhere.yaml"),
-    "DAGC703": ("""
+    "DAGC803": ("""
         pipeline: tiny.yaml
         scenarios:
           a:
             expect: {frist: SUCCEEDED}
         """, "frist"),
-    "DAGC704": ("""
+    "DAGC804": ("""
         pipeline: tiny.yaml
         scenarios:
           a:
             expect: {first: SUCCESS}
         """, "SUCCESS"),
-    "DAGC705": ("""
+    "DAGC805": ("""
         pipeline: tiny.yaml
         scenarios:
           a:
             set: {sise: 3}
             expect: {run: SUCCEEDED}
         """, "sise"),
-    "DAGC706": ("""
+    "DAGC806": ("""
         pipeline: tiny.yaml
         scenarios:
           a:
@@ -177,13 +177,13 @@ def test_a_scenario_that_cannot_run_is_reported(project):
     r = dagc("test", str(f), cwd=project)
     assert r.returncode == 1
     line, col = _line_col(f, "run: SUCCEEDED")
-    assert f"{f}:{line}:{col + 5}: error[DAGC710]" in r.stdout  # the run failed: the stub names no case
+    assert f"{f}:{line}:{col + 5}: error[DAGC810]" in r.stdout  # the run failed: the stub names no case
     assert "medium" in r.stdout
     line, col = _line_col(f, "b:")
-    assert f"{f}:{line}:{col}: error[DAGC711]: scenario 'b' could not run" in r.stdout
+    assert f"{f}:{line}:{col}: error[DAGC811]: scenario 'b' could not run" in r.stdout
     (project / "pipelines" / "tiny.yaml").write_text("name: [broken")
     r = dagc("test", str(f), cwd=project)
-    assert r.returncode == 1 and "DAGC702" in r.stdout
+    assert r.returncode == 1 and "DAGC802" in r.stdout
 
 
 def test_github_json_and_junit_formats(project, tmp_path):
@@ -199,7 +199,7 @@ def test_github_json_and_junit_formats(project, tmp_path):
     line, col = _line_col(f, "SUCCEEDED}}", 2)
     r = dagc("test", str(f), "--format", "github", "-o", str(tmp_path / "r.json"), cwd=project)  # the CLI wiring
     assert r.returncode == 1
-    assert f"::error file={f},line={line},col={col}" in r.stdout and "DAGC710" in r.stdout
+    assert f"::error file={f},line={line},col={col}" in r.stdout and "DAGC810" in r.stdout
     assert json.loads((tmp_path / "r.json").read_text())["failed"] == 1
     results = [run_file(f)]  # the other formats from the same results, in this process
     root = ET.fromstring(output.junit(results))

@@ -3,7 +3,7 @@
 A scenario is one `dagc run`: the pipeline loaded with the file's env and vars plus the
 scenario's `set:` and `vars:`, fixture tables written into the fresh local warehouse first,
 `returns:` stubs and `fail:` injections handed to the engine. A failed expectation is a
-Diagnostic (DAGC710) at the `expect:` entry that did not hold, so editors and CI annotate the
+Diagnostic (DAGC810) at the `expect:` entry that did not hold, so editors and CI annotate the
 line.
 """
 
@@ -93,7 +93,7 @@ def run_scenario(suite: Suite, sc: Scenario, *, parallelism: int | None = 1) -> 
                                sets=sc.sets, var_sets=var_sets, fail_tasks=sc.fail, stub_returns=sc.returns,
                                parallelism=parallelism)
         except DagcError as exc:
-            result.failures.append(Diagnostic("DAGC711", f"scenario {sc.name!r} could not run: {exc.message}",
+            result.failures.append(Diagnostic("DAGC811", f"scenario {sc.name!r} could not run: {exc.message}",
                                               suite.path, sc.line, sc.col, hint=exc.hint))
             result.duration_s = time.monotonic() - started
             return result
@@ -109,7 +109,7 @@ def run_scenario(suite: Suite, sc: Scenario, *, parallelism: int | None = 1) -> 
         why = errors.get(task) if task != RUN_KEY else (
             f"first failure: {run.first_failed_task}: {run.first_error}" if run.first_failed_task else None)
         result.failures.append(Diagnostic(
-            "DAGC710", f"scenario {sc.name!r}: expected {what} {want}, got {got}", suite.path, line, col,
+            "DAGC810", f"scenario {sc.name!r}: expected {what} {want}, got {got}", suite.path, line, col,
             hint=(_first_line(why) if why else _why_not(task, run))))
     result.passed = not result.failures
     result.duration_s = time.monotonic() - started

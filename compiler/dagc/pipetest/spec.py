@@ -83,12 +83,12 @@ def load_suite(path: str | Path) -> tuple[Suite | None, list[Diagnostic]]:
         return None, diags
     data = doc.data
     if not isinstance(data, dict):
-        return None, [Diagnostic("DAGC701", "a scenario file is a mapping with `pipeline:` and `scenarios:`",
+        return None, [Diagnostic("DAGC801", "a scenario file is a mapping with `pipeline:` and `scenarios:`",
                                  spath, 1, 1, hint="see docs/operating.md, section 'Pipeline tests'")]
     out: list[Diagnostic] = []
     for k in data:
         if k not in TOP_KEYS:
-            out.append(_d("DAGC701", f"unknown key {k!r} in a scenario file", doc, (k,), key=True,
+            out.append(_d("DAGC801", f"unknown key {k!r} in a scenario file", doc, (k,), key=True,
                           hint=did_you_mean(str(k), TOP_KEYS) or f"keys: {', '.join(TOP_KEYS)}"))
     ppath: Path | None = None
     pipeline = None
@@ -96,31 +96,31 @@ def load_suite(path: str | Path) -> tuple[Suite | None, list[Diagnostic]]:
     env = data.get("env")
     top_vars = data.get("vars") or {}
     if not isinstance(top_vars, dict):
-        out.append(_d("DAGC701", "`vars:` must be a mapping of template variables", doc, ("vars",)))
+        out.append(_d("DAGC801", "`vars:` must be a mapping of template variables", doc, ("vars",)))
         top_vars = {}
     if env is not None and not isinstance(env, str):
-        out.append(_d("DAGC701", "`env:` must be an environment name", doc, ("env",)))
+        out.append(_d("DAGC801", "`env:` must be an environment name", doc, ("env",)))
         env = None
     if not isinstance(raw, str) or not raw.strip():
-        out.append(_d("DAGC702", "a scenario file needs `pipeline:`, the path of the pipeline it tests", doc,
+        out.append(_d("DAGC802", "a scenario file needs `pipeline:`, the path of the pipeline it tests", doc,
                       ("pipeline",) if "pipeline" in data else (), hint="e.g. pipeline: training.yaml (relative to this file)"))
     else:
         ppath = (Path(spath).parent / raw).resolve()
         if not ppath.is_file():
-            out.append(_d("DAGC702", f"pipeline file {raw} does not exist (looked for {ppath})", doc, ("pipeline",),
+            out.append(_d("DAGC802", f"pipeline file {raw} does not exist (looked for {ppath})", doc, ("pipeline",),
                           hint="the path is relative to the scenario file"))
         else:
             pipeline, pdiags = check_file(ppath, env, var_sets=dict(top_vars) or None, missing_secrets="warn")
             if pipeline is None:
                 errors = [d for d in pdiags if d.severity.value == "error"]
                 first = errors[0] if errors else None
-                out.append(_d("DAGC702", f"pipeline {raw} is not valid" + (
+                out.append(_d("DAGC802", f"pipeline {raw} is not valid" + (
                     f": {first.file}:{first.line}:{first.col}: {first.message}" if first else ""), doc, ("pipeline",),
                     hint="`dagc validate` on the pipeline shows every problem"))
     scenarios: list[Scenario] = []
     raw_sc = data.get("scenarios")
     if not isinstance(raw_sc, dict) or not raw_sc:
-        out.append(_d("DAGC701", "`scenarios:` must map scenario names to what each sets and expects", doc,
+        out.append(_d("DAGC801", "`scenarios:` must map scenario names to what each sets and expects", doc,
                       ("scenarios",) if "scenarios" in data else ()))
         raw_sc = {}
     tasks = [t.name for t in pipeline.all_tasks()] if pipeline is not None else None
@@ -143,30 +143,30 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
     p = doc.pos(base, key=True)
     out: list[Diagnostic] = []
     if not isinstance(body, dict):
-        return None, [_d("DAGC701", f"scenario {name!r} must be a mapping (set, returns, fail, tables, expect)", doc, base)]
+        return None, [_d("DAGC801", f"scenario {name!r} must be a mapping (set, returns, fail, tables, expect)", doc, base)]
     for k in body:
         if k not in SCENARIO_KEYS:
-            out.append(_d("DAGC701", f"unknown key {k!r} in scenario {name!r}", doc, base + (k,), key=True,
+            out.append(_d("DAGC801", f"unknown key {k!r} in scenario {name!r}", doc, base + (k,), key=True,
                           hint=did_you_mean(str(k), SCENARIO_KEYS) or f"keys: {', '.join(SCENARIO_KEYS)}"))
     sc = Scenario(name, p.line, p.col)
 
     def known_task(t: Any, path: tuple[Any, ...], what: str) -> bool:
         if tasks is None or t in tasks:
             return True
-        out.append(_d("DAGC703", f"{what}: pipeline {pipeline.name} has no task {t!r}", doc, path, key=what != "fail",
+        out.append(_d("DAGC803", f"{what}: pipeline {pipeline.name} has no task {t!r}", doc, path, key=what != "fail",
                       hint=did_you_mean(str(t), tasks) or f"tasks: {', '.join(tasks)}"))
         return False
 
     for key, attr in (("set", "sets"), ("vars", "vars"), ("returns", "returns"), ("tables", "tables"), ("expect", "expect")):
         v = body.get(key)
         if v is not None and not isinstance(v, dict):
-            out.append(_d("DAGC701", f"`{key}:` of scenario {name!r} must be a mapping", doc, base + (key,)))
+            out.append(_d("DAGC801", f"`{key}:` of scenario {name!r} must be a mapping", doc, base + (key,)))
             body = {**body, key: None}
     fail = body.get("fail") or []
     if isinstance(fail, str):
         fail = [fail]
     if not isinstance(fail, list):
-        out.append(_d("DAGC701", f"`fail:` of scenario {name!r} must be a list of task names", doc, base + ("fail",)))
+        out.append(_d("DAGC801", f"`fail:` of scenario {name!r} must be a list of task names", doc, base + ("fail",)))
         fail = []
     for i, t in enumerate(fail):
         if known_task(t, base + ("fail", i), "fail"):
@@ -183,7 +183,7 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
             try:
                 sc.sets.update(check_overrides(pipeline, {str(k): v if isinstance(v, str) else _yaml_text(v)}))
             except UsageError as exc:
-                out.append(_d("DAGC705", f"scenario {name!r}: {exc.message}", doc, base + ("set", k), key=True,
+                out.append(_d("DAGC805", f"scenario {name!r}: {exc.message}", doc, base + ("set", k), key=True,
                               hint=exc.hint))
     sc.vars = dict(body.get("vars") or {})
     if body.get("tables") is not None:
@@ -191,7 +191,7 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
         sc.tables = dict(body["tables"])
     expect = body.get("expect")
     if not expect:
-        out.append(_d("DAGC701", f"scenario {name!r} expects nothing: add `expect:` with task states", doc, base,
+        out.append(_d("DAGC801", f"scenario {name!r} expects nothing: add `expect:` with task states", doc, base,
                       key=True, hint="e.g. expect: {train: SUCCEEDED, run: SUCCEEDED}"))
     for t, state in (expect or {}).items():
         path = base + ("expect", t)
@@ -199,7 +199,7 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
         if t != RUN_KEY and not known_task(t, path, "expect"):
             continue
         if not isinstance(state, str) or state.upper() not in allowed:
-            out.append(_d("DAGC704", f"scenario {name!r}: {state!r} is not a {'run' if t == RUN_KEY else 'task'} state",
+            out.append(_d("DAGC804", f"scenario {name!r}: {state!r} is not a {'run' if t == RUN_KEY else 'task'} state",
                           doc, path, hint=did_you_mean(str(state).upper(), allowed) or f"states: {', '.join(allowed)}"))
             continue
         sc.expect[str(t)] = state.upper()
@@ -218,16 +218,16 @@ def _yaml_text(v: Any) -> str:
 
 def _check_tables(doc: Any, path: tuple[Any, ...], tables: Any) -> list[Diagnostic]:
     if not isinstance(tables, dict):
-        return [_d("DAGC706", "`tables:` maps table names to rows (a list of mappings) or a .csv file", doc, path)]
+        return [_d("DAGC806", "`tables:` maps table names to rows (a list of mappings) or a .csv file", doc, path)]
     out = []
     for name, rows in tables.items():
         p = path + (name,)
         if isinstance(rows, str):
             f = Path(doc.path).parent / rows
             if not rows.endswith(".csv") or not f.is_file():
-                out.append(_d("DAGC706", f"fixture {name}: {rows} is not a .csv file next to the scenario file", doc, p))
+                out.append(_d("DAGC806", f"fixture {name}: {rows} is not a .csv file next to the scenario file", doc, p))
         elif not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-            out.append(_d("DAGC706", f"fixture {name}: give a non-empty list of rows (mappings of column: value)", doc, p,
+            out.append(_d("DAGC806", f"fixture {name}: give a non-empty list of rows (mappings of column: value)", doc, p,
                           hint="e.g. LOAN_APPLICATIONS: [{applicant_id: 1, income: 52000}]"))
     return out
 
