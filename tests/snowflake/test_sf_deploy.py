@@ -250,11 +250,13 @@ def test_settings_missing_from_the_listing_are_confirmed_by_one_fetch_not_report
     schema.reset_calls()
     result = d.deploy(want(p2), schema, upload=lambda: True)
     assert result.plan.changes == []
-    assert schema.calls == [("list", "training%"), ("fetch", "TRAINING$TRAIN")]
+    # every Python task has session parameters (at least its LOG_LEVEL), so each is confirmed by one fetch
+    python = [f"TRAINING${t.name.upper()}" for t in p2.all_tasks() if t.kind is not ir.TaskKind.SQL]
+    assert schema.calls == [("list", "training%")] + [("fetch", n) for n in python]
     # a real change of that setting is still found and applied
     retag = dataclasses.replace(tagged, session_parameters=ir.freeze({"QUERY_TAG": "other"}))
     p3 = dataclasses.replace(p, tasks=tuple(retag if t.name == "train" else t for t in p.tasks))
     result = d.deploy(want(p3), schema, upload=lambda: True)
     assert [(f.key, f.old, f.new) for f in result.plan.changes[0].fields] == [
         ("session_parameters.QUERY_TAG", "dagc-train", "other")]
-    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other"}
+    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other", "LOG_LEVEL": "INFO"}

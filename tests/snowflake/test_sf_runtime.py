@@ -1,4 +1,4 @@
-"""The task runtime: TaskContext -> StepContext by YAML names, JSON return values with the 10 kB
+"""The task runtime: Snowflake's task functions -> StepContext by YAML names, JSON return values with the 10 kB
 limit, branch case -> child name, compute-pool steps as ML Jobs, and the staged bundle."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dagc.runtime.snowflake import StepFailure, TaskContextFacts, build_context, finish, resolve_step, run_task
+from dagc.runtime.snowflake import SessionFacts, StepFailure, build_context, finish, resolve_step, run_task
 from dagc.snowflake import mljob
 from dagc.snowflake.packaging import build_bundle
 
@@ -23,13 +23,14 @@ SCHED = datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc)
 class SystemFunctions:
     """Snowflake's task system functions as a Snowpark session sees them, for one running task.
 
-    TaskContext calls `session.call("system$...")` and `session.sql("select ... system$task_runtime_info
-    (...)").collect()`; this answers them from a dict the way Snowflake would inside
-    TRAINING$PROMOTE."""
+    Answers `session.call("system$...")` and the SELECT / SHOW statements the runtime sends the way
+    Snowflake would inside ML.PROD.TRAINING$PROMOTE: predecessor names compared case-sensitively,
+    the scheduled time as TIMESTAMP_NTZ wall-clock time in the session's TIMEZONE."""
 
-    def __init__(self, returns: dict[str, str | None], config: dict[str, Any]) -> None:
+    def __init__(self, returns: dict[str, str | None], config: dict[str, Any], tz: str = "UTC") -> None:
         self.returns = returns
         self.config = config
+        self.tz = tz
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.set_value: str | None = None
 
@@ -37,7 +38,7 @@ class SystemFunctions:
         self.calls.append((name.lower(), args))
         name = name.lower()
         if name == "system$get_predecessor_return_value":
-            return self.returns.get(args[0])
+            return self.returns.get(args[0])  # exact, case-sensitive
         if name == "system$set_return_value":
             self.set_value = args[0]
             return None
@@ -48,14 +49,19 @@ class SystemFunctions:
         raise AssertionError(name)
 
     def sql(self, query: str) -> Any:
-        info = {"CURRENT_ROOT_TASK_NAME": "ML.PROD.TRAINING", "CURRENT_TASK_GRAPH_RUN_GROUP_ID": "rg-42",
-                "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": SCHED.replace(tzinfo=None)}
-        key = query.split("'")[1]
-        self.calls.append(("sql", (key,)))
+        from zoneinfo import ZoneInfo
+
+        self.calls.append(("sql", (query,)))
+        if query.lower().startswith("show parameters like 'timezone' in session"):
+            rows: list[Any] = [{"key": "TIMEZONE", "value": self.tz, "level": "SESSION"}]
+        else:
+            assert "system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')" in query, query
+            local = SCHED.astimezone(ZoneInfo(self.tz)).replace(tzinfo=None)  # NTZ, session time zone
+            rows = [["rg-42", local]]
 
         class R:
-            def collect(self_inner) -> list[list[Any]]:
-                return [[info[key]]]
+            def collect(self_inner) -> list[Any]:
+                return rows
 
         return R()
 
@@ -89,8 +95,48 @@ def test_context_gets_yaml_names_decoded_values_config_run_id_and_schedule() -> 
 
 
 def test_skipped_predecessor_reads_as_none() -> None:
-    facts = TaskContextFacts(SystemFunctions({}, {}))
+    facts = SessionFacts(SystemFunctions({}, {}), "training")
     assert facts.predecessor_value("evaluate") is None
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_scheduled_at_is_utc_whatever_the_session_time_zone(tz: str) -> None:
+    """Snowflake returns the original scheduled time as TIMESTAMP_NTZ in the session's TIMEZONE
+    (America/Los_Angeles unless the account says otherwise); the step is promised UTC."""
+    facts = SessionFacts(SystemFunctions({}, {}, tz=tz), "training")
+    at = facts.scheduled_at()
+    assert at == SCHED and at.utcoffset() is not None and at.utcoffset().total_seconds() == 0
+    assert facts.run_id() == "rg-42"
+
+
+def test_the_runtime_needs_no_snowflake_core() -> None:
+    """Item 1: a task procedure has only its declared packages; the runtime must not import
+    snowflake.core (TaskContext) to read its context."""
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def guard(name, *a, **k):\n"
+        "    if name.startswith('snowflake.core'): raise ModuleNotFoundError(\"No module named 'snowflake.core'\")\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = guard\n"
+        "import dagc.runtime.snowflake, dagc.snowflake.backend, dagc.snowflake.mljob\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_runtime_and_ml_job_modules_do_not_import_each_other() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "compiler" / "dagc"
+
+    def imports(rel: str) -> set[str]:
+        tree = ast.parse((root / rel).read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "dagc.runtime.snowflake" not in imports("snowflake/mljob.py")
+    assert "dagc.snowflake.mljob" in imports("runtime/snowflake.py")
 
 
 def test_branch_returns_the_child_task_name_for_the_case() -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 from dagc import ir
 from dagc.configcodec import encode_config
+from dagc.snowflake.packaging import pipeline_packages
+from dagc.snowflake.procedure import task_session_parameters
 
 MANIFEST_VERSION = 1
 
@@ -57,7 +59,7 @@ def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> di
         "compute": {"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
         "timeout_ms": t.timeout_ms,
         "comment": t.comment,
-        "session_parameters": ir.thaw(t.session_parameters),
+        "session_parameters": ir.thaw(task_session_parameters(p, t)),  # with the LOG_LEVEL a Python task gets
         "is_finalizer": t.is_finalizer,
     }
 
@@ -75,7 +77,8 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
             "schedule": _schedule(p.schedule),
             "warehouse": p.warehouse,
             "stage": p.stage,
-            "packages": list(p.packages),
+            "packages": pipeline_packages(p),  # what every Python task procedure gets
+            "declared_packages": list(p.packages),  # the pipeline's `packages:` as written
             "imports": list(p.imports),
             "config": encode_config(p.config),
             "retries": p.retries,
@@ -150,7 +153,7 @@ def load_manifest(m: dict[str, Any]) -> ir.Pipeline:
     return ir.Pipeline(
         name=m["pipeline"], tasks=tuple(t for t in tasks if not t.is_finalizer),
         finalizer=next((t for t in tasks if t.is_finalizer), None), description=g["description"], schedule=schedule,
-        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g["packages"]), imports=tuple(g["imports"]),
+        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g.get("declared_packages", g["packages"])), imports=tuple(g["imports"]),
         config=ir.freeze(decode_config(g["config"])), retries=g["retries"], timeout_ms=g["timeout_ms"], overlap=overlap,
         suspend_after_failures=g["suspend_after_failures"], error_integration=g["error_integration"],
         session_parameters=ir.freeze(g["session_parameters"]), comment=g["comment"], environment=m["environment"],

@@ -32,6 +32,7 @@ from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import DagcError
+from dagc.snowflake.procedure import task_session_parameters
 from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, spec_text, task_spec
 
 from dagc.values import MAX_INTERVAL_S, MIN_INTERVAL_S  # one limit for validate and deploy
@@ -130,7 +131,9 @@ class SnowflakeEmitter:
         imports = list(p.imports)
         if self.bundle_import and self.bundle_import not in imports:
             imports.append(self.bundle_import)
-        return {"stage": p.stage, "packages": list(p.packages), "imports": imports}
+        from dagc.snowflake.packaging import pipeline_packages
+
+        return {"stage": p.stage, "packages": pipeline_packages(p), "imports": imports}
 
     def build(self) -> DAG:
         p = self.p
@@ -251,7 +254,7 @@ class SnowflakeEmitter:
             is_serverless=t.serverless,
             user_task_managed_initial_warehouse_size=t.serverless_size.upper() if t.serverless_size else None,
             user_task_timeout_ms=t.timeout_ms,
-            session_parameters=_primitive_mapping(f"{where}: session parameter", t.session_parameters),
+            session_parameters=_primitive_mapping(f"{where}: session parameter", task_session_parameters(self.p, t)),
             comment=comment,
             is_finalizer=True if t.is_finalizer else None,
             dag=dag,

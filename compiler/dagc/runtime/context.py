@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:  # heavy imports only for type checkers
     import pandas as pd
@@ -78,6 +78,8 @@ class StepContext:
     backend: Backend
     environment: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dagc.step"))
+    # how `secret()` reads a value: the task procedure's granted SECRETs on Snowflake, else the environment
+    secret_reader: Callable[[str], str] | None = field(default=None, repr=False)
 
     @property
     def session(self) -> Any:
@@ -94,3 +96,10 @@ class StepContext:
     def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
         """Send an alert through the notification integration (locally: the notifications log)."""
         self.backend.notify(subject, message, integration=integration)
+
+    def secret(self, name: str) -> str:
+        """The secret `name`: on Snowflake the SECRET object granted to this task's procedure
+        (see docs/snowflake.md, "Secrets"), locally the environment variable `name`."""
+        from dagc.runtime.secrets import env_secret
+
+        return (self.secret_reader or env_secret)(name)

@@ -98,7 +98,7 @@ def run_as_ml_job(session: Any, spec: Mapping[str, Any], ctx: Any, *,
                   submit: Callable[..., Any] | None = None, source_dir: Path | None = None,
                   timeout: float | None = None) -> Any:
     """Submit the step to its compute pool, wait, and return the step's decoded result."""
-    from dagc.runtime.snowflake import StepFailure
+    from dagc.runtime.stepload import StepFailure
 
     if submit is None:
         from snowflake.ml.jobs import submit_directory as submit
@@ -134,7 +134,7 @@ def job_main(payload_json: str, *, session: Any = None, step_fn: Callable[..., A
     """Runs on the compute pool: rebuild the StepContext, run the step, return its JSON text."""
     from dagc.runtime.context import StepContext
     from dagc.runtime.returns import encode_return
-    from dagc.runtime.snowflake import resolve_step
+    from dagc.runtime.stepload import resolve_step
     from dagc.snowflake.backend import SnowflakeBackend
 
     p = json.loads(payload_json)
