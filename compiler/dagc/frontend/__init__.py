@@ -92,6 +92,9 @@ def _check(
         diags += registry.diagnostics
     pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths))
     diags += bdiags
+    from dagc.frontend.rules import run_all
+
+    diags += run_all(doc, data, registry, pipeline)
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)
 
