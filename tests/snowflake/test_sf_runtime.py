@@ -306,3 +306,84 @@ def test_build_context_without_session_for_the_local_style_backend() -> None:
 
     ctx = build_context(dict(SPEC, after=["x"], branch_after=[]), Facts(), backend=None)
     assert ctx.inputs == {"x": None} and ctx.config == {"a": {"b": 1}} and ctx.pipeline == "training"
+
+
+# -- what a Python task procedure gets ------------------------------------------------------------------
+def test_effective_packages_add_what_the_runtime_needs_and_keep_what_the_pipeline_wrote() -> None:
+    from dagc.snowflake.packaging import effective_packages, requirement_name
+
+    assert effective_packages(["pandas"]) == ["pandas", "snowflake-snowpark-python"]
+    assert effective_packages(["Snowflake_Snowpark_Python==1.40.0"]) == ["Snowflake_Snowpark_Python==1.40.0"]
+    assert effective_packages(["xgboost"], compute=True) == ["xgboost", "snowflake-snowpark-python", "snowflake-ml-python"]
+    assert requirement_name("scikit_learn >= 1.5; python_version > '3.9'") == "scikit-learn"
+    assert "snowflake-core" not in effective_packages([], compute=True)  # the runtime does not use TaskContext
+
+
+def test_manifest_and_emitted_procedures_state_the_same_effective_packages() -> None:
+    from dagc.emit.manifest import build_manifest, load_manifest
+    from dagc.emit.snowflake import build_dag, low_level_tasks
+
+    from tests.snowflake.sfixtures import training_ir
+
+    p = training_ir(packages=("xgboost",))
+    m = build_manifest(p)
+    assert m["graph"]["declared_packages"] == ["xgboost"]
+    assert m["graph"]["packages"] == ["xgboost", "snowflake-snowpark-python", "snowflake-ml-python"]  # train has compute:
+    assert build_manifest(load_manifest(m)) == m
+    python = [t for t in low_level_tasks(build_dag(p)) if not isinstance(t.definition, str) and "$" in t.name]
+    assert python and all(t.definition._packages == m["graph"]["packages"] for t in python)
+
+
+def test_python_tasks_get_a_log_level_the_pipeline_can_override() -> None:
+    import dataclasses
+
+    from dagc import ir
+    from dagc.emit.manifest import build_manifest
+    from dagc.emit.snowflake import build_dag, low_level_tasks
+
+    from tests.snowflake.sfixtures import training_ir
+
+    p = training_ir()
+    debug = dataclasses.replace(p.task("evaluate"), session_parameters=ir.freeze({"log_level": "DEBUG"}))
+    p = dataclasses.replace(p, tasks=tuple(debug if t.name == "evaluate" else t for t in p.tasks))
+    low = {t.name.split("$")[-1]: t for t in low_level_tasks(build_dag(p))}
+    assert low["train"].session_parameters == {"LOG_LEVEL": "INFO"}
+    assert low["evaluate"].session_parameters == {"LOG_LEVEL": "DEBUG"}  # the task's own wins
+    assert low["on_failure"].session_parameters is None  # SQL tasks log nothing through Python
+    manifest = {t["name"]: t["session_parameters"] for t in build_manifest(p)["tasks"]}
+    assert manifest["train"] == {"LOG_LEVEL": "INFO"} and manifest["on_failure"] == {}
+    quiet = dataclasses.replace(p, session_parameters=ir.freeze({"LOG_LEVEL": "WARN"}))
+    low = {t.name.split("$")[-1]: t for t in low_level_tasks(build_dag(quiet))}
+    assert low["train"].session_parameters == {"LOG_LEVEL": "WARN"}  # the pipeline's default
+
+
+# -- the Snowflake backend -------------------------------------------------------------------------------
+class RecordingSession:
+    def __init__(self) -> None:
+        self.sql_text: list[str] = []
+
+    def sql(self, query: str) -> Any:
+        self.sql_text.append(query)
+
+        class R:
+            def collect(self_inner) -> list[Any]:
+                return []
+
+        return R()
+
+
+def test_drop_quotes_table_names_and_refuses_anything_else() -> None:
+    from dagc.snowflake.backend import SnowflakeTables
+
+    s = RecordingSession()
+    tables = SnowflakeTables(s)
+    tables.drop("run_20261121_features")
+    tables.drop("ml.prod.old_scores")
+    assert s.sql_text == ['drop table if exists "RUN_20261121_FEATURES"',
+                          'drop table if exists "ML"."PROD"."OLD_SCORES"']
+    for bad in ("x; drop database prod", 'a"b', "t --", "", "a.b.c.d", "1abc"):
+        with pytest.raises(ValueError, match="not a table name"):
+            tables.drop(bad)
+    with pytest.raises(ValueError, match="not a table name"):
+        tables.write("x y", None)
+    assert len(s.sql_text) == 2  # nothing else reached SQL
