@@ -387,3 +387,17 @@ def test_drop_quotes_table_names_and_refuses_anything_else() -> None:
     with pytest.raises(ValueError, match="not a table name"):
         tables.write("x y", None)
     assert len(s.sql_text) == 2  # nothing else reached SQL
+
+
+def test_model_versions_of_a_model_not_logged_yet_is_empty_as_locally() -> None:
+    """snowflake.ml's Registry.get_model raises ValueError("Unable to find model ...") for a new
+    name; the first promote of a pipeline asks for the versions of exactly such a model."""
+    from dagc.snowflake.backend import SnowflakeModels
+
+    class Registry:  # the one call that matters, answered the way snowflake.ml answers it
+        def get_model(self, name: str) -> Any:
+            raise ValueError(f"Unable to find model {name}")
+
+    models = SnowflakeModels.__new__(SnowflakeModels)
+    models.reg = Registry()
+    assert models.versions("approval_model") == []

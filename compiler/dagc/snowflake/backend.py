@@ -102,7 +102,10 @@ class SnowflakeModels:
         return (m.version(version) if version else m.default).load()
 
     def versions(self, name: str) -> list[ModelVersionInfo]:
-        m = self.reg.get_model(name)
+        try:
+            m = self.reg.get_model(name)
+        except ValueError:  # "Unable to find model ...": no version yet, as the local registry says
+            return []
         default = self.get_default(name)
         table = m.show_versions()
         out = []
