@@ -37,6 +37,7 @@ class Procedure:
     packages: list[str]  # the PACKAGES clause
     imports: list[str]  # the IMPORTS clause (stage paths)
     compute: bool
+    secrets: dict[str, str]  # the SECRETS clause: name -> SECRET object
 
 
 def procedures(pipeline: ir.Pipeline, project_root: Path) -> tuple[list[Procedure], Any, Any]:
@@ -67,12 +68,14 @@ def procedures(pipeline: ir.Pipeline, project_root: Path) -> tuple[list[Procedur
         packages = add_snowpark_package_to_sproc_packages(None, list(d._packages or []), "conda")
         if not any(site_dir.requirement(p) == "cloudpickle" for p in packages):
             packages.append("cloudpickle")  # Session._resolve_packages always adds it: the handler unpickles with it
-        code = generate_python_code(d.func, ["session"], TempObjectType.PROCEDURE, False, False)
+        handler_fn = getattr(d, "handler", None) or d.func  # a SecretProcedureCall registers on .func
+        code = generate_python_code(handler_fn, ["session"], TempObjectType.PROCEDURE, False, False)
         inline = len(code) <= _MAX_INLINE_CLOSURE_SIZE_BYTES
         short = low.name.split("$", 1)[1].lower()
-        spec = getattr(d.func, "dagc_spec", {})
+        spec = getattr(handler_fn, "dagc_spec", {})
         out.append(Procedure(short, low.name.upper(), code, _DEFAULT_HANDLER_NAME if inline else f"udf_py_1.{_DEFAULT_HANDLER_NAME}",
-                             inline, packages, list(d._imports or []), bool(spec.get("compute"))))
+                             inline, packages, list(d._imports or []), bool(spec.get("compute")),
+                             dict(getattr(d, "secrets", {}) or {})))
     return out, bundle, dag
 
 
@@ -149,6 +152,8 @@ class Sandbox:
         path.append(str(self.site(proc.packages)))
         cfg = d / "procedure.json"
         cfg.write_text(json.dumps({"path": path, "handler": f"{module}.compute", "mode": "task", "compute": proc.compute}))
+        self.sf.g.granted = {name: self.sf.g.secret_objects[obj] for name, obj in proc.secrets.items()
+                             if obj in self.sf.g.secret_objects}
         return self.sf.serve(proc.deployed, interpreter_argv(cfg, imports), {"DAGC_SANDBOX_CONFIG": str(cfg)},
                              timeout=timeout)
 

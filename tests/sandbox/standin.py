@@ -56,7 +56,8 @@ class Graph:
     run_group: str = field(default_factory=lambda: str(uuid.uuid4()))
     returns: dict[str, str] = field(default_factory=dict)
     notifications: list[str] = field(default_factory=list)
-    granted: dict[str, str] = field(default_factory=dict)  # secrets the procedures may read
+    secret_objects: dict[str, str] = field(default_factory=dict)  # SECRET objects in the account: name -> value
+    granted: dict[str, str] = field(default_factory=dict)  # what the running procedure's SECRETS clause grants
     ml_jobs: list[dict[str, Any]] = field(default_factory=list)
 
 

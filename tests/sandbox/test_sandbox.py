@@ -149,6 +149,10 @@ STANDIN_STEPS = """\
     @step
     def reads_secret(ctx):
         return {"n": len(ctx.secret("API_TOKEN"))}
+
+    @step
+    def secret_in_config(ctx):
+        return {"token": ctx.config["token"]}
     """
 
 
@@ -161,11 +165,28 @@ def test_the_stand_in_answers_as_snowflake_documents(tmp_path: Path, sites: Path
     assert not out.ok and "Task hello$greet is not a predecessor of HELLO$LOWER" in out.error
     out = sb.run("big")
     assert not out.ok and "exceeds the 10 KB limit" in out.error
-    out = sb.run("secret")  # not granted to the procedure
+    out = sb.run("secret")  # the pipeline grants no secret to its procedures
     assert not out.ok and "SecretUnavailable" in out.error and "API_TOKEN" in out.error
-    sb.sf.g.granted = {"API_TOKEN": "s3cr3t-value"}
+
+
+def test_a_secret_reaches_the_step_from_the_secret_object_not_from_the_graph(tmp_path: Path, sites: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "local-value")  # what a local run would use
+    root, p = _init_project(tmp_path, STANDIN_STEPS, extra_tasks=(
+        "secret: {step: reads_secret}\nfromconfig: {step: secret_in_config}\n"))
+    f = root / "pipelines" / "hello.yaml"
+    f.write_text(f.read_text().replace("config:\n", "config:\n  token: \"{{ secret('API_TOKEN', "
+                                       "integration='API_EAI', object='DB.SC.API_TOKEN') }}\"\n", 1))
+    p = load_pipeline(f)
+    sb = Sandbox(p, root, tmp_path / "work", sites)
+    assert "local-value" not in json.dumps(sb.sf.g.config)  # the graph config holds a reference
+    assert sb.procedure("secret").secrets == {"API_TOKEN": "DB.SC.API_TOKEN"}
+    sb.sf.g.secret_objects = {"DB.SC.API_TOKEN": "value-in-snowflake"}
+    out = sb.run("fromconfig")
+    assert out.ok, out.traceback
+    assert json.loads(out.value) == {"token": "value-in-snowflake"}
     out = sb.run("secret")
-    assert out.ok and json.loads(out.value) == {"n": 12}
+    assert out.ok and json.loads(out.value) == {"n": len("value-in-snowflake")}
 
 
 def test_the_sandbox_interpreter_sees_nothing_of_the_dev_venv(tmp_path: Path, sites: Path) -> None:

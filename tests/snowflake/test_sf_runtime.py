@@ -401,3 +401,124 @@ def test_model_versions_of_a_model_not_logged_yet_is_empty_as_locally() -> None:
     models = SnowflakeModels.__new__(SnowflakeModels)
     models.reg = Registry()
     assert models.versions("approval_model") == []
+
+
+# -- secrets the Snowflake way ---------------------------------------------------------------------------
+SECRET_PIPELINE = """\
+name: notify
+warehouse: WH
+stage: "@ML.PROD.DAGC_STAGE"
+config:
+  webhook:
+    url: https://hooks.example.com/x
+    token: "{{ secret('DAGC_IT_TOKEN', integration='HOOKS_EAI', object='ML.PROD.HOOK_TOKEN') }}"
+tasks:
+  post:
+    step: post
+    params: {auth: "Bearer {{ secret('DAGC_IT_TOKEN', integration='HOOKS_EAI', object='ML.PROD.HOOK_TOKEN') }}"}
+  count: {sql: "select 1", after: [post]}
+"""
+
+
+def _secret_project(tmp_path: Path, pipeline: str = SECRET_PIPELINE) -> Path:
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("from dagc import StepContext, step\n")
+    (tmp_path / "steps" / "post.py").write_text("from steps import step\n@step\ndef post(ctx, auth=''):\n    return {}\n")
+    (tmp_path / "pipelines").mkdir()
+    f = tmp_path / "pipelines" / "notify.yaml"
+    f.write_text(pipeline)
+    return f
+
+
+def test_a_secret_never_lands_in_graph_config_or_task_definition(tmp_path: Path, monkeypatch) -> None:
+    import cloudpickle
+
+    from dagc.emit.snowflake import build_dag, low_level_tasks
+    from dagc.frontend import load_pipeline
+    from dagc.runtime.secrets import reference
+
+    monkeypatch.setenv("DAGC_IT_TOKEN", "tok-very-secret-1")
+    p = load_pipeline(_secret_project(tmp_path))
+    dag = build_dag(p)
+    assert dag.config["webhook.token"] == reference("DAGC_IT_TOKEN")
+    assert "tok-very-secret-1" not in json.dumps(dag.config)
+    low = {t.name.split("$")[-1]: t for t in low_level_tasks(dag)}
+    d = low["post"].definition
+    assert type(d).__name__ == "SecretProcedureCall"
+    assert d.secrets == {"DAGC_IT_TOKEN": "ML.PROD.HOOK_TOKEN"} and d.integrations == ["HOOKS_EAI"]
+    spec = d.handler.dagc_spec
+    assert spec["params"] == {"auth": "Bearer " + reference("DAGC_IT_TOKEN")}
+    assert b"tok-very-secret-1" not in cloudpickle.dumps(d.handler)  # the pickled procedure code
+    assert isinstance(low["count"].definition, str)
+
+
+def test_the_secret_procedure_is_registered_with_snowparks_secrets_and_integrations(tmp_path: Path, monkeypatch) -> None:
+    """snowflake.core registers task procedures without SECRETS; dagc's definition registers its
+    own with Snowpark's `secrets=` / `external_access_integrations=`, which Snowpark turns into the
+    SECRETS=(...) and EXTERNAL_ACCESS_INTEGRATIONS=(...) clauses."""
+    import inspect
+
+    from snowflake.snowpark.stored_procedure import StoredProcedureRegistration
+
+    from dagc.emit.snowflake import build_dag, low_level_tasks
+    from dagc.frontend import load_pipeline
+
+    monkeypatch.setenv("DAGC_IT_TOKEN", "tok-very-secret-1")
+    d = next(t.definition for t in low_level_tasks(build_dag(load_pipeline(_secret_project(tmp_path))))
+             if t.name.endswith("$post"))
+    calls: list[dict[str, Any]] = []
+
+    class Sproc:
+        def register(self, func: Any, **kw: Any) -> str:
+            calls.append(kw)
+            return "registered"
+
+    class Session:
+        sproc = Sproc()
+
+    d._session = Session()
+    assert d.func == "registered" and d.func == "registered" and len(calls) == 1  # once, on first use
+    kw = calls[0]
+    assert kw["secrets"] == {"DAGC_IT_TOKEN": "ML.PROD.HOOK_TOKEN"} and kw["external_access_integrations"] == ["HOOKS_EAI"]
+    assert kw["anonymous"] is True and kw["is_permanent"] is True and kw["stage_location"] == "@ML.PROD.DAGC_STAGE"
+    accepted = inspect.signature(StoredProcedureRegistration.register).parameters
+    assert set(kw) - {"anonymous"} <= set(accepted)  # `anonymous` travels in **kwargs, as snowflake.core sends it
+    from snowflake.snowpark._internal.udf_utils import create_python_udf_or_sp  # renders the clauses
+
+    assert {"secrets", "external_access_integrations"} <= set(inspect.signature(create_python_udf_or_sp).parameters)
+
+
+def test_secrets_without_a_secret_object_are_refused_for_snowflake(tmp_path: Path, monkeypatch) -> None:
+    from dagc.diagnostics import DagcError
+    from dagc.emit.snowflake import build_dag
+    from dagc.frontend import load_pipeline
+
+    literal = SECRET_PIPELINE.replace("""token: "{{ secret('DAGC_IT_TOKEN', integration='HOOKS_EAI', object='ML.PROD.HOOK_TOKEN') }}\"""",
+                                      "password: hunter2-literal")
+    monkeypatch.setenv("DAGC_IT_TOKEN", "tok-very-secret-1")
+    p = load_pipeline(_secret_project(tmp_path, literal))
+    with pytest.raises(DagcError, match="config: a secret value would be stored in clear") as e:
+        build_dag(p)
+    assert "secret('NAME'" in (e.value.hint or "") and "hunter2" not in str(e.value)
+
+
+def test_the_runtime_resolves_secret_references_and_ml_jobs_get_references_only(monkeypatch) -> None:
+    from dagc.runtime.secrets import reference
+
+    session = SystemFunctions({"TRAINING$EVALUATE": "{}", "TRAINING$QUALITY_GATE": "promote"},
+                              {"hook.token": reference("HOOK"), "name": "x"})
+    seen: dict[str, Any] = {}
+
+    def step_fn(ctx, force=True):
+        seen.update(token=ctx.config["hook"]["token"], direct=ctx.secret("HOOK"))
+        return {}
+
+    run_task(session, SPEC, backend=object(), step_fn=step_fn, secret=lambda n: {"HOOK": "v4lue"}[n])
+    assert seen == {"token": "v4lue", "direct": "v4lue"}
+    ctx = build_context(SPEC, SessionFacts(session, "training"), None, secret=lambda n: "v4lue")
+    payload = mljob.job_payload(JOB_SPEC, ctx)
+    assert payload["config"]["hook"]["token"] == reference("HOOK") and "v4lue" not in json.dumps(payload)
+    monkeypatch.setenv("HOOK", "from-env")
+    from dagc.runtime.context import StepContext
+
+    assert StepContext("p", "t", "r", SCHED, {}, {}, {}, backend=None).secret("HOOK") == "from-env"  # locally

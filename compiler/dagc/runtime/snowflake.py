@@ -141,11 +141,11 @@ def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, en
     for name in spec.get("after") or ():
         raw = facts.predecessor_value(name)
         inputs[name] = raw if name in branch_preds else decode_return(raw)
-    config = decode_config(facts.graph_config())
-    params = dict(spec.get("params") or {})
+    config = raw_config = decode_config(facts.graph_config())
+    params = raw_params = dict(spec.get("params") or {})
     if secret is not None:
         config, params = resolve_refs(config, secret), resolve_refs(params, secret)
-    return StepContext(
+    ctx = StepContext(
         pipeline=spec["pipeline"],
         task=spec["task"],
         run_id=facts.run_id(),
@@ -158,6 +158,9 @@ def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, en
         log=logging.getLogger(f"dagc.step.{spec['pipeline']}.{spec['task']}"),
         secret_reader=secret,
     )
+    # what an ML Job is sent: secret references, never the values (job arguments are visible)
+    ctx.unresolved = {"config": raw_config, "params": raw_params}  # type: ignore[attr-defined]
+    return ctx
 
 
 def run_task(session: Any, spec: Mapping[str, Any], *, facts: TaskFacts | None = None,
