@@ -152,6 +152,9 @@ class SnowflakeEmitter:
         self._branches = {t.name for t in p.tasks if t.is_branch}
         g = self.graph_settings()
         self._fingerprint = fingerprinter(g, self.bundle_hash)
+        from dagc.redact import secrets_of
+
+        self._has_secrets = bool(secrets_of(p))
         self._graph_secrets: dict[str, Any] = {}
         config = encoded_config(p, self._graph_secrets)
         dag = DAG(
@@ -232,7 +235,7 @@ class SnowflakeEmitter:
         if t.kind is ir.TaskKind.SQL:
             if not t.sql or not t.sql.strip():
                 raise EmitError(f"{where}: empty SQL")
-            if contains_secret(t.sql, self.p):
+            if self._has_secrets and contains_secret(t.sql, self.p):
                 raise EmitError(f"{where}: its SQL holds a secret value, and a task's text is visible to every role "
                                 "with MONITOR on it",
                                 "SQL cannot read a SECRET object: move the call that needs it into a Python step and "
@@ -240,10 +243,12 @@ class SnowflakeEmitter:
             definition: Any = t.sql
         else:
             used = dict(self._graph_secrets)
-            try:
-                params = protect(ir.thaw(t.params), self.p, f"{where} params", used)
-            except SecretInClear as exc:
-                raise EmitError(str(exc) + " in the task's definition", SECRET_HINT) from None
+            params = ir.thaw(t.params)
+            if self._has_secrets:
+                try:
+                    params = protect(params, self.p, f"{where} params", used)
+                except SecretInClear as exc:
+                    raise EmitError(str(exc) + " in the task's definition", SECRET_HINT) from None
             spec = task_spec(
                 pipeline=self.p.name,
                 environment=self.p.environment,
