@@ -35,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from dagc.diagnostics import Diagnostic
+from dagc.diagnostics import Diagnostic, Severity
 from dagc.frontend.rules import RuleInput
 
 CODE = "DAGC407"
@@ -96,15 +96,22 @@ def check(ctx: RuleInput) -> list[Diagnostic]:
             dists = distributions(imp.name)
             if not any(d in direct for d in dists) and not any(d in closure(declared) for d in dists):
                 found.setdefault((imp.file, imp.line, imp.col, imp.name), []).append(t.name)
+    # a declared package that is not installed here has dependencies this rule cannot see: then a
+    # missing import may still come with it on Snowflake, so it is a warning, not an error
+    unknown = [d for d in declared if not _is_distribution(d) and d not in WELL_KNOWN_DEPS]
     out = []
     for (file, line, col, name), tasks in sorted(found.items()):
         dist = distributions(name)[0]
         which = ", ".join(repr(x) for x in dict.fromkeys(tasks))
+        message = (f"imports {_shown(name)} (distribution {dist}), which the Snowflake procedure of task(s) {which} "
+                   f"will not have: pipeline {p.name!r} does not list it under `packages:`")
+        if unknown:
+            message += f" (unless {', '.join(unknown)}, not installed here, depends on it)"
         out.append(Diagnostic(
-            CODE, f"imports {_shown(name)} (distribution {dist}), which the Snowflake procedure of task(s) {which} "
-            f"will not have: pipeline {p.name!r} does not list it under `packages:`", file, line, col,
+            CODE, message, file, line, col,
             hint=f"add {dist} to `packages:` (Snowflake's Anaconda channel), or import it inside a function "
-                 f"that only tasks declaring it call; packages now: {', '.join(packages) or 'none'}"))
+                 f"that only tasks declaring it call; packages now: {', '.join(packages) or 'none'}",
+            severity=Severity.WARNING if unknown else Severity.ERROR))
     return out
 
 
@@ -168,6 +175,24 @@ def _installed_map() -> dict[str, list[str]]:
         return {}
 
 
+# Dependencies of packages pipelines commonly declare, for when they are not installed where
+# `dagc validate` runs (an isolated pre-commit environment has only dagc): what each brings along
+# on Snowflake's channel, as far as step code imports it.
+WELL_KNOWN_DEPS: dict[str, tuple[str, ...]] = {
+    "pandas": ("numpy", "python-dateutil", "pytz", "tzdata"),
+    "scikit-learn": ("numpy", "scipy", "joblib", "threadpoolctl"),
+    "xgboost": ("numpy", "scipy"),
+    "lightgbm": ("numpy", "scipy", "scikit-learn"),
+    "scipy": ("numpy",),
+    "snowflake-snowpark-python": ("snowflake-connector-python", "cloudpickle", "pyyaml", "typing-extensions",
+                                  "protobuf", "python-dateutil", "tzlocal"),
+    "snowflake-connector-python": ("requests", "urllib3", "certifi", "cryptography", "pyjwt", "pytz", "boto3",
+                                   "botocore", "packaging", "platformdirs", "filelock", "sortedcontainers"),
+    "snowflake-ml-python": ("numpy", "pandas", "pyarrow", "cloudpickle", "fsspec", "pyyaml", "packaging",
+                            "pydantic", "snowflake-snowpark-python", "sqlparse", "typing-extensions", "jinja2"),
+}
+
+
 @lru_cache(maxsize=256)
 def closure(declared: tuple[str, ...]) -> frozenset[str]:
     """The declared distributions and, as far as installed metadata tells, all they require."""
@@ -178,7 +203,7 @@ def closure(declared: tuple[str, ...]) -> frozenset[str]:
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_requires(name))
+        todo.extend(_requires(name) if _is_distribution(name) else WELL_KNOWN_DEPS.get(name, ()))
     return frozenset(seen)
 
 
