@@ -150,7 +150,7 @@ def test_dagc407_is_a_warning_when_a_declared_package_is_not_installed_here(tmp_
 
 
 def test_dagc407_knows_common_dependencies_without_their_metadata(tmp_path: Path) -> None:
-    from dagc.frontend.rules.step_packages import _requires, closure
+    from dagc.frontend.rules.distributions import _requires, closure
 
     closure.cache_clear()
     _requires.cache_clear()

@@ -5,7 +5,6 @@ a stand-in that answers the SYSTEM$ functions as Snowflake documents them."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import textwrap
