@@ -24,6 +24,7 @@ import os
 import pickle
 import re
 import secrets as _secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -253,8 +254,13 @@ class Snowflake:
         t.start()
         try:
             out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            outcome.error = outcome.error or f"the task procedure did not finish within {timeout:g} s"
         finally:
             listener.close()
+            shutil.rmtree(sock.parent, ignore_errors=True)
         t.join(5)
         outcome.exit_code, outcome.stdout, outcome.stderr = proc.returncode, out, err
         return outcome
