@@ -10,8 +10,9 @@ What it enforces, from Snowflake's documentation:
     deployed names (upper case for dagc's unquoted names) and answers only for the task's
     predecessors (direct, or further up); NULL when that task set nothing;
   * SYSTEM$SET_RETURN_VALUE refuses more than 10 kB;
-  * SYSTEM$TASK_RUNTIME_INFO is text; `to_timestamp(...)` of the scheduled time is TIMESTAMP_NTZ,
-    wall-clock in the session's TIMEZONE (America/Los_Angeles, Snowflake's default);
+  * SYSTEM$TASK_RUNTIME_INFO is text, the scheduled time without a zone, in the session's TIMEZONE
+    (America/Los_Angeles, Snowflake's default): `to_timestamp(...)` of it is TIMESTAMP_NTZ wall-clock
+    time there, `convert_timezone('UTC', to_timestamp_tz(...))` the same instant in UTC;
   * SYSTEM$GET_TASK_GRAPH_CONFIG is the graph config's JSON text;
   * write_pandas(quote_identifiers=False) upper-cases column and table names, as unquoted
     identifiers are; SHOW TABLES LIKE is case-insensitive.
@@ -106,7 +107,8 @@ class Models:
         raise SnowflakeSays(f"unknown model operation {what}")
 
 
-_RUNTIME_INFO = re.compile(r"(to_char|to_timestamp)\(system\$task_runtime_info\('([A-Z_]+)'\)\)", re.I)
+_RUNTIME_INFO = re.compile(r"(to_char|to_timestamp|convert_timezone\('UTC', to_timestamp_tz)"
+                           r"\(system\$task_runtime_info\('([A-Z_]+)'\)\)", re.I)
 _SHOW_TABLES = re.compile(r"^\s*show\s+tables\s+like\s+'((?:[^']|'')*)'\s*$", re.I)
 _DROP = re.compile(r'^\s*drop\s+table\s+if\s+exists\s+((?:"[A-Z0-9_$]+"\.){0,2}"([A-Z0-9_$]+)")\s*$')
 
@@ -197,6 +199,9 @@ class Snowflake:
         text = values[key]
         if fn == "to_timestamp":
             return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f")  # TIMESTAMP_NTZ: session-time-zone wall clock
+        if fn.startswith("convert_timezone"):  # read in the session's TIMEZONE, then shown in UTC (TIMESTAMP_TZ)
+            local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=ZoneInfo(self.g.timezone))
+            return local.astimezone(timezone.utc)
         return text
 
     # -- task functions -----------------------------------------------------------------------------------

@@ -27,10 +27,12 @@ class SystemFunctions:
     Snowflake would inside ML.PROD.TRAINING$PROMOTE: predecessor names compared case-sensitively,
     the scheduled time as TIMESTAMP_NTZ wall-clock time in the session's TIMEZONE."""
 
-    def __init__(self, returns: dict[str, str | None], config: dict[str, Any], tz: str = "UTC") -> None:
+    def __init__(self, returns: dict[str, str | None], config: dict[str, Any], tz: str = "UTC",
+                 sql_converts: bool = True) -> None:
         self.returns = returns
         self.config = config
         self.tz = tz
+        self.sql_converts = sql_converts  # False: answer as TaskContext's to_timestamp does (NTZ)
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.set_value: str | None = None
 
@@ -57,7 +59,11 @@ class SystemFunctions:
         else:
             assert "system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')" in query, query
             local = SCHED.astimezone(ZoneInfo(self.tz)).replace(tzinfo=None)  # NTZ, session time zone
-            rows = [["rg-42", local]]
+            if self.sql_converts:
+                assert "convert_timezone('UTC', to_timestamp_tz(system$task_runtime_info(" in query, query
+                rows = [["rg-42", local.replace(tzinfo=ZoneInfo(self.tz)).astimezone(timezone.utc)]]
+            else:
+                rows = [["rg-42", local]]
 
         class R:
             def collect(self_inner) -> list[Any]:
@@ -99,11 +105,13 @@ def test_skipped_predecessor_reads_as_none() -> None:
     assert facts.predecessor_value("evaluate") is None
 
 
+@pytest.mark.parametrize("converts", [True, False])
 @pytest.mark.parametrize("tz", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
-def test_scheduled_at_is_utc_whatever_the_session_time_zone(tz: str) -> None:
-    """Snowflake returns the original scheduled time as TIMESTAMP_NTZ in the session's TIMEZONE
-    (America/Los_Angeles unless the account says otherwise); the step is promised UTC."""
-    facts = SessionFacts(SystemFunctions({}, {}, tz=tz), "training")
+def test_scheduled_at_is_utc_whatever_the_session_time_zone(tz: str, converts: bool) -> None:
+    """Snowflake gives the original scheduled time in the session's TIMEZONE (America/Los_Angeles
+    unless the account says otherwise); the step is promised UTC. Converted in SQL, or, when a
+    naive (NTZ) value comes back, read in the session's TIMEZONE."""
+    facts = SessionFacts(SystemFunctions({}, {}, tz=tz, sql_converts=converts), "training")
     at = facts.scheduled_at()
     assert at == SCHED and at.utcoffset() is not None and at.utcoffset().total_seconds() == 0
     assert facts.run_id() == "rg-42"

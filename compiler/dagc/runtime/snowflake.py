@@ -78,17 +78,21 @@ class SessionFacts:
 
     def _runtime_info(self) -> tuple[str, datetime]:
         if self._info is None:
-            # one query for both; SELECT (not CALL) so that to_timestamp converts the text
+            # One query (SELECT, not CALL, so the text converts). SYSTEM$TASK_RUNTIME_INFO gives the
+            # scheduled time as text without a zone, meant in the session's TIMEZONE (TaskContext's
+            # to_timestamp makes it TIMESTAMP_NTZ wall-clock time there); to_timestamp_tz reads it
+            # in the session's TIMEZONE and convert_timezone turns it into UTC, all in SQL, so the
+            # procedure need not read a session parameter itself.
             row = self.s.sql(
                 f"select to_char(system$task_runtime_info({_literal(RUN_GROUP)})), "
-                f"to_timestamp(system$task_runtime_info({_literal(SCHEDULED_AT)}))"
+                f"convert_timezone('UTC', to_timestamp_tz(system$task_runtime_info({_literal(SCHEDULED_AT)})))"
             ).collect()[0]
             self._info = (str(row[0]), self._utc(row[1]))
         return self._info
 
     def _utc(self, value: Any) -> datetime:
-        """to_timestamp gives TIMESTAMP_NTZ (the default TIMESTAMP_TYPE_MAPPING) as wall-clock time
-        in the session's TIMEZONE; the step is promised UTC, so read the zone and convert."""
+        """A TIMESTAMP_TZ as an aware UTC datetime; a naive value (TIMESTAMP_NTZ: wall-clock time
+        in the session's TIMEZONE) is read in that zone first."""
         if not isinstance(value, datetime):
             value = datetime.fromisoformat(str(value))
         if value.tzinfo is not None:
