@@ -144,7 +144,7 @@ def _requires(name: str) -> tuple[str, ...]:
         except OSError:
             continue
     out = []
-    for dep, rest in _REQUIRES.findall(text):
+    for dep, rest in _REQUIRES.findall(text.split("\n\n", 1)[0]):  # the headers, not the long description
         if re.search(r"extra\s*==", rest):
             continue  # optional extras are not installed with the package itself
         out.append(norm(dep))

@@ -148,6 +148,49 @@ def _function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctio
     return None
 
 
+_FACTS: dict[tuple[str, str, str, int], tuple[list[Import], list[tuple[str, str, str]]] | None] = {}
+
+
+def _function_facts(root: Path, file: str, name: str) -> tuple[list[Import], list[tuple[str, str, str]]] | None:
+    """A function's own imports and the calls it makes by name, read once per parse of its module."""
+    tree = _tree(root, file)
+    if tree is None:
+        return None
+    key = (str(root), file, name, id(tree))
+    if key in _FACTS:
+        return _FACTS[key]
+    fn = _function(tree, name)
+    if fn is None:
+        _FACTS[key] = None
+        return None
+    mkey = (str(root), file, "", id(tree))
+    if mkey not in _MODULE_ALIASES:
+        _MODULE_ALIASES[mkey] = (_aliases(tree.body, file),
+                                 {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))})
+    module_names, defined = _MODULE_ALIASES[mkey]
+    names = {**module_names, **_aliases(fn.body, file)}
+    calls: list[tuple[str, str, str]] = []
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Name):
+            if f.id in names:
+                mod, attr = names[f.id]
+                if attr:
+                    calls.append(("name", mod, attr))
+            elif f.id in defined:
+                calls.append(("here", f.id, ""))
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in names:
+            mod, attr = names[f.value.id]
+            calls.append(("attr", mod if attr is None else f"{mod}.{attr}", f.attr))
+    _FACTS[key] = (list(_imports_in(fn.body, file)), calls)
+    return _FACTS[key]
+
+
+_MODULE_ALIASES: dict[tuple[str, str, str, int], tuple[dict[str, tuple[str, str | None]], set[str]]] = {}
+
+
 def step_imports(root: Path, rel: str, function: str) -> list[Import]:
     """Third-party candidates imported when the step runs (see the module docstring for the scope)."""
     out: list[Import] = []
@@ -176,32 +219,23 @@ def step_imports(root: Path, rel: str, function: str) -> list[Import]:
         if (file, name) in seen_functions:
             return
         seen_functions.add((file, name))
-        tree = _tree(root, file)
-        fn = _function(tree, name) if tree is not None else None
-        if fn is None:
+        facts = _function_facts(root, file, name)
+        if facts is None:
             return
         visit_module(file)
-        todo.extend(_imports_in(fn.body, file))
-        names = {**_aliases(tree.body, file), **_aliases(fn.body, file)}
-        defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        for node in ast.walk(fn):
-            if not isinstance(node, ast.Call):
-                continue
-            f = node.func
-            if isinstance(f, ast.Name):
-                if f.id in names:
-                    mod, attr = names[f.id]
-                    target = local_module(mod) if attr and local_module(f"{mod}.{attr}") is None else None
-                    if target is not None:
-                        visit_function(target, attr)  # type: ignore[arg-type]
-                elif f.id in defined:
-                    visit_function(file, f.id)
-            elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in names:
-                mod, attr = names[f.value.id]
-                module = mod if attr is None else f"{mod}.{attr}"
-                target = local_module(module)
+        imports, calls = facts
+        todo.extend(imports)
+        for kind, a, b in calls:  # ("name", module, attr) | ("here", function, "") | ("attr", module, function)
+            if kind == "here":
+                visit_function(file, a)
+            elif kind == "name":
+                target = local_module(a) if local_module(f"{a}.{b}") is None else None
                 if target is not None:
-                    visit_function(target, f.attr)
+                    visit_function(target, b)
+            else:
+                target = local_module(a)
+                if target is not None:
+                    visit_function(target, b)
 
     visit_function(rel, function)
     reported: set[tuple[str, int, str]] = set()
