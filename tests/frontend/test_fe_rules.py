@@ -1,5 +1,5 @@
 """Front-end rules (dagc.frontend.rules): DAGC407 (a step imports a package its task will not have
-on Snowflake) and DAGC510 (task names that differ only in case)."""
+on Snowflake) and DAGC515 (task names that differ only in case)."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_dagc510_task_names_that_differ_only_in_case(tmp_path: Path) -> None:
     f = project(tmp_path, {"steps/work.py": "from steps import step\n@step\ndef fit(ctx):\n    return {}\n"},
                 "name: p\ntasks:\n  Fit: {step: fit}\n  fit: {step: fit, after: [Fit]}\nfinally:\n  FIT: {step: fit}\n")
     pipeline, diags = check_file(f)
-    found = codes(diags, "DAGC510")
+    found = codes(diags, "DAGC515")
     assert pipeline is None
     assert [(line, col) for _, line, col, _ in found] == [(4, 3), (6, 3)]
     assert "task 'fit' and task 'Fit' differ only in case; on Snowflake both are P$FIT" in found[0][3]

@@ -358,8 +358,12 @@ def test_python_tasks_get_a_log_level_the_pipeline_can_override() -> None:
     assert low["train"].session_parameters == {"LOG_LEVEL": "INFO"}
     assert low["evaluate"].session_parameters == {"LOG_LEVEL": "DEBUG"}  # the task's own wins
     assert low["on_failure"].session_parameters is None  # SQL tasks log nothing through Python
-    manifest = {t["name"]: t["session_parameters"] for t in build_manifest(p)["tasks"]}
-    assert manifest["train"] == {"LOG_LEVEL": "INFO"} and manifest["on_failure"] == {}
+    manifest = {t["name"]: t["log_level"] for t in build_manifest(p)["tasks"]}
+    assert manifest["train"] == "INFO" and manifest["evaluate"] == "DEBUG" and manifest["on_failure"] is None
+    traced = dataclasses.replace(p.task("promote"), log_level="WARN", trace_level="ALWAYS")  # the `log_level:` key
+    p = dataclasses.replace(p, tasks=tuple(traced if t.name == "promote" else t for t in p.tasks))
+    low = {t.name.split("$")[-1]: t for t in low_level_tasks(build_dag(p))}
+    assert low["promote"].session_parameters == {"LOG_LEVEL": "WARN", "TRACE_LEVEL": "ALWAYS"}
     quiet = dataclasses.replace(p, session_parameters=ir.freeze({"LOG_LEVEL": "WARN"}))
     low = {t.name.split("$")[-1]: t for t in low_level_tasks(build_dag(quiet))}
     assert low["train"].session_parameters == {"LOG_LEVEL": "WARN"}  # the pipeline's default

@@ -5,8 +5,8 @@ reads states exactly what the task procedures get:
 
 - packages: `packaging.pipeline_packages` (the pipeline's `packages:` plus what dagc's runtime needs);
 - LOG_LEVEL: without one, `ctx.log` records never reach the event table. Every Python task gets
-  LOG_LEVEL = INFO as a task session parameter unless the task's (or the pipeline's)
-  `session_parameters:` set LOG_LEVEL themselves;
+  LOG_LEVEL = INFO unless its `log_level:` (or the pipeline's) or a `session_parameters:` LOG_LEVEL
+  says otherwise (`task_log_level`);
 - secrets: see `secret_grants`.
 """
 
@@ -17,18 +17,33 @@ from typing import Any, Mapping
 DEFAULT_LOG_LEVEL = "INFO"
 
 
-def _has(params: Mapping[str, Any], key: str) -> bool:
-    return any(str(k).upper() == key for k in params)
+def _get(params: Mapping[str, Any], key: str) -> Any:
+    return next((v for k, v in params.items() if str(k).upper() == key), None)
+
+
+def task_log_level(pipeline: Any, task: Any) -> str | None:
+    """The LOG_LEVEL a task is created with: its `log_level:` (the pipeline's is every task's
+    default), else a LOG_LEVEL in its or the pipeline's `session_parameters:`, else, for a Python
+    task, INFO (without one `ctx.log` never reaches the event table)."""
+    if getattr(task, "log_level", None):
+        return str(task.log_level)
+    own = _get(task.session_parameters or {}, "LOG_LEVEL")
+    if own is not None:
+        return str(own)
+    if getattr(task.kind, "value", task.kind) == "sql":
+        return None
+    graph = _get(pipeline.session_parameters or {}, "LOG_LEVEL")
+    return str(graph) if graph is not None else DEFAULT_LOG_LEVEL
 
 
 def task_session_parameters(pipeline: Any, task: Any) -> dict[str, Any]:
-    """The session parameters a task is created with (a Python task always has a LOG_LEVEL)."""
-    params = dict(task.session_parameters or {})
-    if getattr(task.kind, "value", task.kind) == "sql" or _has(params, "LOG_LEVEL"):
-        return params
-    graph = dict(pipeline.session_parameters or {})
-    inherited = next((v for k, v in graph.items() if str(k).upper() == "LOG_LEVEL"), None)
-    params["LOG_LEVEL"] = inherited if inherited is not None else DEFAULT_LOG_LEVEL
+    """The session parameters a task is created with, LOG_LEVEL / TRACE_LEVEL included."""
+    params = {k: v for k, v in dict(task.session_parameters or {}).items() if str(k).upper() != "LOG_LEVEL"}
+    level = task_log_level(pipeline, task)
+    if level is not None:
+        params["LOG_LEVEL"] = level
+    if getattr(task, "trace_level", None):
+        params["TRACE_LEVEL"] = task.trace_level
     return params
 
 

@@ -1,4 +1,4 @@
-"""DAGC510: two task names that differ only in case.
+"""DAGC515: two task names that differ only in case.
 
 dagc deploys a task as `<PIPELINE>$<TASK>` without quotes, and Snowflake resolves an unquoted
 name to upper case, so `Train` and `train` would both be TRAINING$TRAIN: the second create
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dagc.diagnostics import Diagnostic
 from dagc.frontend.rules import RuleInput
 
-CODE = "DAGC510"
+CODE = "DAGC515"
 
 
 def check(ctx: RuleInput) -> list[Diagnostic]:
