@@ -60,6 +60,8 @@ def build_dataset(ctx: StepContext, validation_fraction: float = 0.15, test_frac
     source = setting(ctx, "source_table")
     hint = "run load_source first, or point config.source_table at your table"
     apps = read(ctx, source, what="source table", hint=hint)
+    as_of = pd.Timestamp(utc(ctx.logical_date))  # what was known at the run's logical date (a backfill's date)
+    apps = apps[pd.to_datetime(apps["event_time"]) < as_of] if "event_time" in apps.columns else apps
     credit = read(ctx, setting(ctx, "credit_table"), what="credit reports table", hint=hint)
     econ = read(ctx, setting(ctx, "economics_table"), what="county economics table", hint=hint)
     with clear_errors("build_dataset"):
@@ -192,6 +194,7 @@ def promote_model(ctx: StepContext) -> dict:
     else:
         model = train.from_bytes(train.from_frame(read(ctx, ev["model_table"], what="model scratch table")))
         lineage = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "scheduled_at": utc(ctx.scheduled_at).isoformat(),
+                   "logical_date": utc(ctx.logical_date).isoformat(),
                    "dataset_version": ev["dataset_version"], "dataset_table": ev["dataset_table"],
                    "data_end": ev["data_end"], "features": ev["features"], "params": ev["params"],
                    "drift_reference": ev["reference"], "environment": ctx.environment}

@@ -113,6 +113,16 @@ class Compute:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """Where a `{{ secret('NAME', ...) }}` value lives on Snowflake: a SECRET object the task
+    procedures are granted (SECRETS = ('NAME' = object)) through an external access integration."""
+
+    name: str  # what steps ask for (ctx.secret(name)); locally the environment variable
+    object: str  # the Snowflake SECRET object (default: NAME, in the task's schema)
+    integration: str | None = None  # the EXTERNAL ACCESS INTEGRATION that allows it
+
+
+@dataclass(frozen=True)
 class Task:
     name: str  # the YAML name, e.g. "train"; Snowflake name is f"{pipeline.name}${name}" (see snowflake_name)
     kind: TaskKind
@@ -174,6 +184,8 @@ class Pipeline:
     # secret strings found while rendering (see dagc.redact); outputs mask them. Not in repr, so
     # a log line or traceback that prints the pipeline cannot leak them.
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    # secret value -> where it lives on Snowflake, for values written as {{ secret('NAME') }}
+    secret_refs: Mapping[str, SecretRef] = field(default_factory=FrozenDict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         """The dataclass repr with secret values masked: a log line or traceback must not leak them."""

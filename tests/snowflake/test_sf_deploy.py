@@ -327,7 +327,7 @@ def test_settings_a_listing_does_not_show_cost_no_fetch_when_the_mark_matches() 
     result = d.deploy(want(p3), schema, upload=lambda: True)
     assert [(c.short, [(f.key, f.old, f.new) for f in c.fields]) for c in result.plan.changes] == [
         ("train", [("session_parameters.QUERY_TAG", "dagc-train", "other")])]
-    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other"}
+    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other", "LOG_LEVEL": "INFO"}
 
 
 def test_api_calls_for_a_no_op_deploy_and_a_one_task_change() -> None:

@@ -37,8 +37,13 @@ def validate_files(files: list[Path], env: str | None = None) -> list[Diagnostic
     from dagc.frontend import check_file, environments_of
     from dagc.frontend.deployready import deploy_warnings
 
+    from dagc.pipetest.spec import diagnostics_of, is_scenario_file
+
     out: list[Diagnostic] = []
     for f in files:
+        if is_scenario_file(f):  # `dagc test` scenarios beside the pipelines: checked as such
+            out += diagnostics_of(f)
+            continue
         envs: list[str | None] = [env] if env else [None, *environments_of(f)]
         seen: set[tuple[Any, ...]] = set()
         for e in envs:
@@ -98,7 +103,13 @@ def validate(paths: tuple[str, ...], env: str | None, fmt: str, strict: bool) ->
     if fmt == "text":
         if diags:
             click.echo(render.text(diags, color=render.use_color(sys.stdout)))
-        click.echo(render.summary(diags, len(files)), err=bool(diags))
+        from dagc.pipetest.spec import is_scenario_file
+
+        scenarios = sum(1 for f in files if is_scenario_file(f))
+        line = render.summary(diags, len(files) - scenarios if not diags else len(files))
+        if scenarios and not diags:
+            line += f", {scenarios} scenario file(s) valid"
+        click.echo(line, err=bool(diags))
     else:
         click.echo(render.render(diags, fmt))
     return 1 if failed else 0

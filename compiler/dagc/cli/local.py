@@ -93,7 +93,14 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
 
     set_map = dict(map(parse_assignment, sets))
     var_map = dict(map(parse_assignment, var_sets))
-    p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)
+    p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)  # an unknown key: DAGC203 at config:
+    if sets:  # typed as `dagc trigger --set` types them (USING CONFIG), so --set means the same on both targets
+        from dagc.snowflake.runconfig import check_overrides
+
+        typed = check_overrides(load_pipeline(pipeline, env, var_sets=var_map), sets)
+        if typed != set_map:
+            set_map = typed
+            p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)
     root = find_project_root(Path(pipeline))
     sdir = state_dir_for(root, state_dir)
     if if_triggered:

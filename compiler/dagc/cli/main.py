@@ -25,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "schema": "dagc.cli.front:schema",
     # local engine; status/retry also reach Snowflake with --connection
     "run": "dagc.cli.local:run",
-    "runs": "dagc.cli.local:runs",
+    "runs": "dagc.cli.history:runs",  # local, or Snowflake with --connection
     "logs": "dagc.cli.local:logs",
     "status": "dagc.cli.operate:status",
     "retry": "dagc.cli.operate:retry",
@@ -36,6 +36,10 @@ COMMANDS: dict[str, str] = {
     "suspend": "dagc.cli.remote:suspend",
     "resume": "dagc.cli.remote:resume",
     "drop": "dagc.cli.remote:drop",
+    # operating: backfills, pipeline tests, the local scheduler (dagc.ops, dagc.pipetest)
+    "backfill": "dagc.cli.backfill:backfill",
+    "test": "dagc.cli.pipetest:test",
+    "schedule": "dagc.cli.schedule:schedule",
     # models, report, scaffolding
     "models": "dagc.cli.models:models",
     "report": "dagc.cli.report:report",

@@ -113,6 +113,7 @@ def local_status(pipeline: str | None, run_id: str | None, state_dir: str | None
     click.echo(f"run {run.run_id}  pipeline {run.pipeline}" + (f" (env {run.environment})" if run.environment else ""))
     click.echo(f"state {run.state}  started {view.fmt_time(run.started_at)}  duration "
                f"{view.fmt_duration(run.duration) or '(running)'}  graph attempt {run.graph_attempt}")
+    click.echo(view.config_line(run))
     view.print_task_table(attempts.values())
     failed = [a for a in attempts.values() if a.state in ("FAILED", "CANCELLED") and a.error]
     for a in failed:

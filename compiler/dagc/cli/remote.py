@@ -239,12 +239,18 @@ def _warn_if_retry_is_lost(plan: Any, schema: Any, session: Any, p: Any) -> None
                    "Snowflake can no longer retry it", err=True)
 
 
-def _trigger(p: Any, schema: Any, session: Any, *, wait: bool, timeout: float) -> int:
+def _trigger(p: Any, schema: Any, session: Any, *, wait: bool, timeout: float,
+             override: dict[str, Any] | None = None) -> int:
     from dagc.snowflake import operate as op
 
     if not _root_exists(schema, p.name):
         raise DagcError(f"{p.name} is not deployed in this schema", "deploy it first: dagc deploy PIPELINE --env ENV")
-    source = op.SnowflakeRunSource(schema, session, p.name)
+    source: Any = op.SnowflakeRunSource(schema, session, p.name)
+    if override:
+        from dagc.snowflake import runconfig
+
+        source = runconfig.ConfiguredSource(source, session, runconfig.root_name(schema, p.name), override)
+        click.echo(f"{p.name}: this run's config override: {runconfig.describe(override)}")
     rep = op.trigger(source, pipeline=p.name, wait=wait, timeout=timeout, retries=int(p.retries or 0),
                      on_task=lambda t: click.echo(op.render_outcome(t)))
     if rep is None:
@@ -272,10 +278,13 @@ def trigger(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tup
       dagc trigger pipelines/training.yaml --env prod -c prod
       dagc trigger pipelines/training.yaml --env prod -c prod --wait --timeout 2h
     """
-    p = load(pipeline, env, sets, var_sets)
+    from dagc.snowflake.runconfig import check_overrides
+
+    p = load(pipeline, env, (), var_sets)  # the deployed graph's config; --set is this run's override (USING CONFIG)
+    override = check_overrides(p, sets)  # checked before anything is sent
     conn, session, schema = _open(p, connection)
     with snowflake_errors(conn):
-        return _trigger(p, schema, session, wait=wait, timeout=timeout)
+        return _trigger(p, schema, session, wait=wait, timeout=timeout, override=override)
 
 
 def _set_state(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...],

@@ -15,6 +15,8 @@ from typing import Any
 
 from dagc import ir
 from dagc.configcodec import encode_config
+from dagc.snowflake.packaging import pipeline_packages
+from dagc.snowflake.procedure import task_log_level
 
 MANIFEST_VERSION = 1
 
@@ -68,7 +70,7 @@ def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> di
         "target_completion_s": t.target_completion_s,
         "success_integration": t.success_integration,
         "execute_as_user": t.execute_as_user,
-        "log_level": t.log_level,
+        "log_level": task_log_level(p, t),  # a Python task's LOG_LEVEL, INFO unless the pipeline says otherwise
         "trace_level": t.trace_level,
         "expanded_from": t.source,
     }
@@ -89,7 +91,8 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
             "schedule": _schedule(p.schedule),
             "warehouse": p.warehouse,
             "stage": p.stage,
-            "packages": list(p.packages),
+            "packages": pipeline_packages(p),  # what every Python task procedure gets
+            "declared_packages": list(p.packages),  # the pipeline's `packages:` as written
             "imports": list(p.imports),
             "config": encode_config(p.config),
             "retries": p.retries,
@@ -173,7 +176,7 @@ def load_manifest(m: dict[str, Any]) -> ir.Pipeline:
     return ir.Pipeline(
         name=m["pipeline"], tasks=tuple(t for t in tasks if not t.is_finalizer),
         finalizer=next((t for t in tasks if t.is_finalizer), None), description=g["description"], schedule=schedule,
-        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g["packages"]), imports=tuple(g["imports"]),
+        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g.get("declared_packages", g["packages"])), imports=tuple(g["imports"]),
         config=ir.freeze(decode_config(g["config"])), retries=g["retries"], timeout_ms=g["timeout_ms"], overlap=overlap,
         suspend_after_failures=g["suspend_after_failures"], error_integration=g["error_integration"],
         session_parameters=ir.freeze(g["session_parameters"]), comment=g["comment"], environment=m["environment"],

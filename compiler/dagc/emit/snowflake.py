@@ -32,6 +32,7 @@ from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import DagcError
+from dagc.snowflake.procedure import SecretInClear, contains_secret, grants, protect, task_session_parameters, with_secrets
 from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, spec_text, task_spec
 
 from dagc.values import MAX_INTERVAL_S, MIN_INTERVAL_S  # one limit for validate and deploy
@@ -92,11 +93,22 @@ def _primitive_mapping(what: str, value: Mapping[str, Any]) -> dict[str, Any] | 
     return out
 
 
-def encoded_config(pipeline: ir.Pipeline) -> dict[str, Any] | None:
+SECRET_HINT = ("write it as {{ secret('NAME', integration='YOUR_EAI') }} with a Snowflake SECRET object NAME: "
+               "tasks get a reference and read the value at run time (docs/snowflake.md, Secrets)")
+
+
+def encoded_config(pipeline: ir.Pipeline, used: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The graph config as deployed: flat, and with every secret replaced by a reference (the
+    root task's config is visible to anyone with MONITOR or OPERATE on it)."""
     try:
         flat = encode_config(pipeline.config)
     except ConfigEncodingError as exc:
         raise EmitError(f"config: {exc}") from None
+    try:
+        flat = protect(flat, pipeline, "config", used if used is not None else {})
+    except SecretInClear as exc:
+        raise EmitError(str(exc) + " in the graph config, visible to every role with MONITOR on the task",
+                        SECRET_HINT) from None
     return flat or None
 
 
@@ -130,7 +142,9 @@ class SnowflakeEmitter:
         imports = list(p.imports)
         if self.bundle_import and self.bundle_import not in imports:
             imports.append(self.bundle_import)
-        return {"stage": p.stage, "packages": list(p.packages), "imports": imports}
+        from dagc.snowflake.packaging import pipeline_packages
+
+        return {"stage": p.stage, "packages": pipeline_packages(p), "imports": imports}
 
     def build(self) -> DAG:
         p = self.p
@@ -138,6 +152,11 @@ class SnowflakeEmitter:
         self._branches = {t.name for t in p.tasks if t.is_branch}
         g = self.graph_settings()
         self._fingerprint = fingerprinter(g, self.bundle_hash)
+        from dagc.redact import secrets_of
+
+        self._has_secrets = bool(secrets_of(p))
+        self._graph_secrets: dict[str, Any] = {}
+        config = encoded_config(p, self._graph_secrets)
         from dagc.emit.conditions import root_parameters, root_when
 
         if p.trigger is not None and p.schedule is not None:
@@ -153,7 +172,7 @@ class SnowflakeEmitter:
             overlap_policy=OverlapPolicy(p.overlap.snowflake) if p.overlap is not None else None,
             user_task_timeout_ms=p.timeout_ms,
             suspend_task_after_num_failures=p.suspend_after_failures,
-            config=encoded_config(p),
+            config=config,
             session_parameters=_primitive_mapping("graph session parameter",
                                                   {**p.session_parameters, **root_parameters(p)}),
             stage_location=g["stage"],
@@ -226,15 +245,27 @@ class SnowflakeEmitter:
         if t.kind is ir.TaskKind.SQL:
             if not t.sql or not t.sql.strip():
                 raise EmitError(f"{where}: empty SQL")
+            if self._has_secrets and contains_secret(t.sql, self.p):
+                raise EmitError(f"{where}: its SQL holds a secret value, and a task's text is visible to every role "
+                                "with MONITOR on it",
+                                "SQL cannot read a SECRET object: move the call that needs it into a Python step and "
+                                "read the secret there with ctx.secret('NAME')")
             definition: Any = t.sql
         else:
+            used = dict(self._graph_secrets)
+            params = ir.thaw(t.params)
+            if self._has_secrets:
+                try:
+                    params = protect(params, self.p, f"{where} params", used)
+                except SecretInClear as exc:
+                    raise EmitError(str(exc) + " in the task's definition", SECRET_HINT) from None
             spec = task_spec(
                 pipeline=self.p.name,
                 environment=self.p.environment,
                 task=t.name,
                 kind=t.kind.value,
                 step=t.step,
-                params=ir.thaw(t.params),
+                params=params,
                 cases=dict(t.cases),
                 after=list(t.after),
                 branch_after=[a for a in t.after if a in self._branches],
@@ -245,6 +276,8 @@ class SnowflakeEmitter:
                 ancestors=[a for a in self.p.ancestors(t.name) if a not in t.after],
                 branch_ancestors=[a for a in self.p.ancestors(t.name) if a not in t.after and a in self._branches],
             )
+            if used:  # SECRET objects the procedure is granted (names only; values stay in Snowflake)
+                spec["secrets"], spec["external_access_integrations"] = grants(used)
             text = spec_text(spec)
             fp = self._fingerprint(text)
             comment = marked_comment(comment, fp)
@@ -254,7 +287,7 @@ class SnowflakeEmitter:
                 imports=g["imports"] or None,
                 packages=g["packages"] or None,
             )
-        from dagc.emit.conditions import levels, when_sql
+        from dagc.emit.conditions import when_sql
 
         if (t.target_completion_s is not None or t.serverless_min_size or t.serverless_max_size) and not t.serverless:
             raise EmitError(f"{where}: serverless sizing and target_completion apply to serverless tasks only")
@@ -274,8 +307,7 @@ class SnowflakeEmitter:
             is_serverless=t.serverless,
             user_task_managed_initial_warehouse_size=t.serverless_size.upper() if t.serverless_size else None,
             user_task_timeout_ms=t.timeout_ms,
-            session_parameters=_primitive_mapping(f"{where}: session parameter",
-                                                  {**t.session_parameters, **levels(t.log_level, t.trace_level)}),
+            session_parameters=_primitive_mapping(f"{where}: session parameter", task_session_parameters(self.p, t)),
             comment=comment,
             is_finalizer=True if t.is_finalizer else None,
             dag=dag,
@@ -324,5 +356,8 @@ def low_level_tasks(dag: DAG) -> list[LowLevelTask]:
         low = t._to_low_level_task()
         if low.predecessors:
             low.predecessors = sorted(low.predecessors)
+        spec = getattr(getattr(low.definition, "func", None), "dagc_spec", None) or {}
+        if spec.get("secrets"):
+            low.definition = with_secrets(low.definition, spec["secrets"], spec["external_access_integrations"])
         tasks.append(low)
     return tasks

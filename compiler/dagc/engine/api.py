@@ -132,9 +132,15 @@ def run_pipeline(
     parallelism: int | None = None,
     observer: Observer | None = None,
     webhook_url: str | None = None,
+    logical_date: Any = None,
+    stub_returns: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run a pipeline now; returns when the run (with its automatic graph retries) has ended.
 
+    `logical_date` (a timezone-aware datetime) is the date the run stands for (a backfill's date):
+    it travels in the run's config, as on Snowflake, and steps read it as ctx.logical_date.
+    `stub_returns` (task -> value) makes those tasks return the value without calling their step
+    (`dagc test` scenarios use it to test branch logic without the heavy steps).
     A triggered pipeline runs whether or not its stream has data (as EXECUTE TASK does; see
     `triggered` for `dagc run --if-triggered`); a run that succeeds consumes the stream.
     """
@@ -147,6 +153,15 @@ def run_pipeline(
     injected = _fail_tasks(fail_tasks, pipeline)
     steps = resolve_steps(pipeline, project_root)
     config = _encode_config(pipeline)
+    if logical_date is not None:
+        from dagc.configcodec import LOGICAL_DATE
+
+        config = dict(sorted({**config, LOGICAL_DATE: logical_date.isoformat()}.items()))
+    stubs = dict(stub_returns or {})
+    unknown_stubs = sorted(set(stubs) - known)
+    if unknown_stubs:
+        raise UsageError(f"cannot stub the return value of unknown task(s): {', '.join(unknown_stubs)}",
+                         f"tasks of {pipeline.name}: {', '.join(sorted(known))}")
     store = StateStore(state_dir)
     store.reconcile()
     started = time.time()
@@ -154,6 +169,8 @@ def run_pipeline(
     streams = _streams(store, pipeline)
     seen = streams.current(pipeline.trigger.stream) if streams and pipeline.trigger else None
     options = {"only": list(only), "from": from_task, "fail_tasks": sorted(injected)}
+    if stubs:
+        options["stubbed"] = sorted(stubs)
     if seen is not None:
         options["stream_offset"] = seen  # what a successful run (or its retry) consumes
     store.create_run(run_id=run_id, pipeline=pipeline.name, source=str(Path(pipeline.source).resolve())
@@ -178,7 +195,8 @@ def run_pipeline(
             else:
                 presets[t.name] = Preset(rules.NOT_EXECUTED, record=True)
     result = _execute(store, pipeline, steps, state_dir, project_root, run_id, started, config, presets, {}, forced,
-                      injected, parallelism, observer, webhook_url, graph_attempt=1, started=started, streams=streams)
+                      injected, parallelism, observer, webhook_url, graph_attempt=1, started=started, streams=streams,
+                      stub_returns=stubs)
     if streams and pipeline.trigger and result.state == rules.SUCCEEDED:
         streams.consume(pipeline.trigger.stream, seen)
     return result
@@ -204,13 +222,15 @@ def triggered(pipeline: Pipeline, state_dir: Path) -> bool:
 def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path, project_root: Path, run_id: str,
              scheduled_at: float, config: dict[str, Any], presets: dict[str, Preset], attempts: dict[str, int],
              forced: frozenset[str], injected: frozenset[str], parallelism: int | None, observer: Observer | None,
-             webhook_url: str | None, *, graph_attempt: int, started: float, streams: Any = None) -> RunResult:
+             webhook_url: str | None, *, graph_attempt: int, started: float, streams: Any = None,
+             stub_returns: Mapping[str, Any] | None = None) -> RunResult:
     observer = observer or NullObserver()
     pool = WorkerPool(parallelism or default_parallelism(), project_root)
     rc = RunContext(pipeline=pipeline, steps=steps, store=store, state_dir=state_dir, run_id=run_id,
                     scheduled_at=scheduled_at, config=config, environment=pipeline.environment, pool=pool,
                     fail_tasks=injected, webhook_url=webhook_url or os.environ.get(WEBHOOK_ENV),
-                    observer=observer, streams=streams if streams is not None else _streams(store, pipeline))
+                    observer=observer, streams=streams if streams is not None else _streams(store, pipeline),
+                    stub_returns=dict(stub_returns or {}))
     retries_left = pipeline.retries or 0
     current: Scheduler | None = None
     try:

@@ -81,6 +81,7 @@ class RunContext:
     webhook_url: str | None = None
     observer: Observer = field(default_factory=NullObserver)
     streams: Any = None  # engine.streams.Streams when the pipeline declares streams
+    stub_returns: dict[str, Any] = field(default_factory=dict)  # task -> value returned without the step
 
 
 class Scheduler:
@@ -253,6 +254,8 @@ class Scheduler:
             "webhook_url": self.rc.webhook_url,
             "secrets": sorted(secrets_of(self.p)),  # masked in the log, error, traceback and return value
         }
+        if t.name in self.rc.stub_returns:
+            job["stub_return"] = self.rc.stub_returns[t.name]
         if t.kind is TaskKind.SQL:
             job["task_states"] = {n: v.state for n, v in self.views.items()}
             job["graph_attempt"] = self.graph_attempt

@@ -154,6 +154,7 @@ def run_json(run: RunRecord, attempts: dict[str, AttemptRecord]) -> dict[str, An
         "duration_s": run.duration,
         "first_failed_task": run.first_failed_task,
         "first_error": run.first_error,
+        "config": run.config,  # the run's effective config, flat as Snowflake stores it (secrets masked)
         "tasks": [
             {
                 "task": a.task, "state": a.state, "attempt": a.attempt, "graph_attempt": a.graph_attempt,
@@ -204,3 +205,16 @@ def print_runs(runs: list[RunRecord], stream: IO[str] | None = None) -> None:
         table.add_row(r.run_id, r.pipeline, f"[{STYLE.get(r.state, '')}]{r.state}[/]", fmt_time(r.started_at),
                       fmt_duration(r.duration), r.first_failed_task or "")
     console.print(table)
+
+
+def config_line(run: RunRecord) -> str:
+    """The run's effective config on one line; values set for this run (--set) are marked."""
+    from dagc.configcodec import LOGICAL_DATE, SIDECAR
+
+    overridden = set((run.sets or {}).get("set") or {})
+    parts = [f"{k}={v!r}" + (" (--set)" if k in overridden else "")
+             for k, v in run.config.items() if k not in (SIDECAR, LOGICAL_DATE)]
+    line = "config  " + (", ".join(parts) or "(empty)")
+    if LOGICAL_DATE in run.config:
+        line += f"\nlogical date  {run.config[LOGICAL_DATE]}"
+    return line

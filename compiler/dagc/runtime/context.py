@@ -118,6 +118,15 @@ class StepContext:
     backend: Backend
     environment: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dagc.step"))
+    # how `secret()` reads a value: the task procedure's granted SECRETs on Snowflake, else the environment
+    secret_reader: Callable[[str], str] | None = field(default=None, repr=False)
+    # the date this run stands for: a backfill's date (`dagc backfill`), else scheduled_at. Steps
+    # that cut data "as of" a date use this, so a backfill rebuilds history on both targets.
+    logical_date: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.logical_date is None:
+            self.logical_date = self.scheduled_at
 
     @property
     def session(self) -> Any:
@@ -134,3 +143,10 @@ class StepContext:
     def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
         """Send an alert through the notification integration (locally: the notifications log)."""
         self.backend.notify(subject, message, integration=integration)
+
+    def secret(self, name: str) -> str:
+        """The secret `name`: on Snowflake the SECRET object granted to this task's procedure
+        (see docs/snowflake.md, "Secrets"), locally the environment variable `name`."""
+        from dagc.runtime.secrets import env_secret
+
+        return (self.secret_reader or env_secret)(name)
