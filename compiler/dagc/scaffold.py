@@ -59,6 +59,7 @@ description: Greet someone, then count the letters of the greeting.
 schedule: 1d
 warehouse: "{{{{ vars.warehouse }}}}"
 stage: "{{{{ vars.stage }}}}"  # where `dagc deploy` uploads the step code (not needed by `dagc run`)
+packages: [pandas]  # what the steps import, from Snowflake's Anaconda channel
 
 vars:
   warehouse: DEV_WH
