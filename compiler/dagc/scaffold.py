@@ -20,11 +20,9 @@ from dagc import StepContext, step
 __all__ = ["StepContext", "step"]
 '''
 
-HELLO_STEPS = '''"""Example steps: `greet` returns JSON, `count_letters` reads it and writes a table."""
+HELLO_STEPS = '''"""Example steps: `greet` returns JSON, `count_letters` reads it from its predecessor."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 from dagc import StepContext, step
 
@@ -38,18 +36,10 @@ def greet(ctx: StepContext, name: str = "world") -> dict:
 
 
 @step
-def count_letters(ctx: StepContext, table: str = "letters") -> dict:
-    """Count the letters of the predecessor's greeting into a table; return the table's name.
-
-    Tables are Snowflake tables in the pipeline's schema when deployed, DuckDB tables under
-    .dagc/ in `dagc run`. Upper-case column names read back the same on both.
-    """
-    import pandas as pd  # inside the step: importing the module stays cheap
-
+def count_letters(ctx: StepContext) -> dict:
+    """Read the predecessor's return value by its task name."""
     text = ctx.inputs["greet"]["greeting"]
-    counts = Counter(ch for ch in text.lower() if ch.isalpha())
-    ctx.tables.write(table, pd.DataFrame(sorted(counts.items()), columns=["LETTER", "N"]))
-    return {"table": table, "letters": sum(counts.values())}
+    return {"letters": sum(ch.isalpha() for ch in text)}
 '''
 
 HELLO_PIPELINE = '''# yaml-language-server: $schema=../schemas/pipeline.schema.json
@@ -59,7 +49,6 @@ description: Greet someone, then count the letters of the greeting.
 schedule: 1d
 warehouse: "{{{{ vars.warehouse }}}}"
 stage: "{{{{ vars.stage }}}}"  # where `dagc deploy` uploads the step code (not needed by `dagc run`)
-packages: [pandas]  # what the steps import, from Snowflake's Anaconda channel
 
 vars:
   warehouse: DEV_WH
@@ -112,9 +101,18 @@ def test_greet_then_count_letters(tmp_path):
         out = call_step(greet, ctx)
     assert out == {{"greeting": "hi, ada"}}
     with local_context(tmp_path, task="count", inputs={{"greet": out}}) as ctx:
-        assert call_step(count_letters, ctx) == {{"table": "letters", "letters": 5}}
-        table = ctx.tables.read("letters")
-    assert dict(zip(table["LETTER"], table["N"])) == {{"a": 2, "d": 1, "h": 1, "i": 1}}
+        assert call_step(count_letters, ctx) == {{"letters": 5}}
+
+
+def test_steps_see_the_same_tables_as_in_dagc_run(tmp_path):
+    """ctx.tables is the local warehouse (DuckDB): what one step writes, the next one reads."""
+    import pandas as pd
+
+    with local_context(tmp_path, task="load") as ctx:
+        ctx.tables.write("greetings", pd.DataFrame({{"NAME": ["ada", "bob"]}}))
+    with local_context(tmp_path, task="report") as ctx:
+        assert ctx.tables.list() == ["GREETINGS"]
+        assert list(ctx.tables.read("greetings")["NAME"]) == ["ada", "bob"]
 '''
 
 STEP_TEMPLATE = '''"""The `{name}` step."""

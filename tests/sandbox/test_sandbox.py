@@ -65,6 +65,7 @@ def _init_project(tmp_path: Path, extra_steps: str = "", packages: list[str] | N
     text = f.read_text()
     if "stage:" not in text:  # the init project runs locally; give it a stage to deploy to
         text = text.replace("warehouse:", 'stage: "@DB.SC.DAGC_STAGE"\nwarehouse:', 1)
+    text = text.replace('"@DEV_DB.PUBLIC.DAGC_STAGE"', '"@DB.SC.DAGC_STAGE"')  # the scaffold's own stage
     if packages is not None:
         text = text.replace("warehouse:", f"packages: {json.dumps(packages)}\nwarehouse:", 1)
     if extra_tasks:

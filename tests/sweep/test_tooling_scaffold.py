@@ -39,7 +39,7 @@ def test_init_writes_a_project_that_validates_and_whose_tests_pass(tmp_path, cap
     env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"], cwd=proj, env=env,
                          capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and "2 passed" in res.stdout, res.stdout + res.stderr
+    assert res.returncode == 0 and "3 passed" in res.stdout, res.stdout + res.stderr
 
 
 def test_init_never_overwrites(tmp_path, capsys):
@@ -64,7 +64,8 @@ def test_new_step_adds_a_step_and_a_test(tmp_path, capsys):
     assert code == 0 and "steps/load_orders.py" in out and "test_step_load_orders.py" in out
     pipeline = tmp_path / "pipelines" / "demo.yaml"
     pipeline.write_text(pipeline.read_text().replace(
-        "environments:", "  load: {step: load_orders, params: {rows: 5}}\n\nenvironments:"))
+        "environments:", "  load: {step: load_orders, params: {rows: 5}}\n\nenvironments:").replace(
+        "\nvars:", "\npackages: [pandas]  # the new step writes a DataFrame\n\nvars:", 1))
     assert check_file(pipeline)[1] == []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "tests/test_step_load_orders.py"],
