@@ -41,7 +41,12 @@ def ancestors_of(graph: Graph, name: str) -> tuple[str, ...]:
 
 def facts_of(ctx: Checker, graph: Graph) -> Facts:
     kinds = {t.name: t.kind.value for t in graph.tasks}
-    return Facts(kinds=kinds, config=ctx.data.get("config") or {})
+    matrices: dict[str, list[str]] = {}
+    for t in graph.tasks:
+        if t.source:
+            matrices.setdefault(t.source, []).append(t.name)
+    return Facts(kinds=kinds, config=ctx.data.get("config") or {},
+                 matrices={k: tuple(v) for k, v in matrices.items()})
 
 
 def report(ctx: Checker, path: Path, text: str, e: ExprError) -> None:
