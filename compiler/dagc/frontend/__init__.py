@@ -58,6 +58,7 @@ def _check(
     from dagc.frontend import load as yamlload
     from dagc.frontend.project import find_project_root
     from dagc.frontend.registry import load_registry
+    from dagc.frontend.rules import run_rules
 
     spath = str(path)
     text, diags = yamlload.read_text(spath)
@@ -87,6 +88,7 @@ def _check(
             return None, _dedupe(diags)
     elif any(d.severity is Severity.ERROR for d in diags):
         return None, _dedupe(diags)
+    diags += run_rules(doc, data)
     registry = load_registry(find_project_root(spath)) if with_steps else None
     if registry is not None:
         diags += registry.diagnostics

@@ -10,6 +10,7 @@ with an explicit stack, fixes all four and keeps every error pointing at a line 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,17 +70,36 @@ def _too_big(path: str) -> Diagnostic:
 
 
 def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
-    """Read a file as UTF-8 within the size limit; report bad bytes by line and column."""
+    """Read a regular file as UTF-8 within the size limit; report bad bytes by line and column.
+
+    Only regular files are read: a FIFO, a device, a socket or a terminal could block forever
+    (a pipe that never closes) or never end (/dev/zero), which would stall a pre-commit hook.
+    The check is made on the open descriptor (opened non-blocking, so opening a FIFO cannot
+    wait for a writer), so a file swapped after a check cannot slip through.
+    """
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            # read(n) allocates n bytes up front: read what the file holds, nothing if it is too big
-            # (a size of 0 may be a pipe or a special file: read up to the limit then)
-            if size > MAX_FILE_BYTES:
-                return None, [_too_big(path)]
-            raw = fh.read((size or MAX_FILE_BYTES) + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        return None, [_diag("DAGC001", f"cannot read file: {exc.strerror}", path, 0, 0)]
+        return None, [_diag("DAGC001", f"cannot read file: {_oserror(exc)}", path, 0, 0)]
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None, [_diag("DAGC001", "cannot read file: Is a directory", path, 0, 0,
+                                hint="give the path of a pipeline .yaml file")]
+        if not stat.S_ISREG(st.st_mode):
+            return None, [_diag("DAGC013", f"not a regular file ({_kind(st.st_mode)}); only pipeline files are read",
+                                path, 0, 0, hint="give the path of a .yaml file; pipes, devices and sockets are refused")]
+        if st.st_size > MAX_FILE_BYTES:
+            return None, [_too_big(path)]
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            # read(n) allocates n bytes up front: read what the file holds (+1 to notice growth)
+            raw = fh.read(st.st_size + 1)
+            if len(raw) > st.st_size:  # the file grew while read: read on, within the limit
+                raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
+    except OSError as exc:
+        return None, [_diag("DAGC001", f"cannot read file: {_oserror(exc)}", path, 0, 0)]
+    finally:
+        os.close(fd)
     if len(raw) > MAX_FILE_BYTES:
         return None, [_too_big(path)]
     try:
@@ -95,6 +115,18 @@ def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, []
+
+
+def _oserror(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO or pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 DEPTH_HINT = "a pipeline needs only a few levels; flatten this value"
@@ -120,9 +152,22 @@ def load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
                                hint=DEPTH_HINT)]
         return doc, [_diag("DAGC005", f"malformed YAML: {problem}", path, line, col,
                            hint="check indentation, colons after keys and matching quotes/brackets")]
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: at its own line and column
+        line, col = _line_col(text, exc.position)
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        return doc, [_diag("DAGC005", f"malformed YAML: character {char} is not allowed in a YAML file", path, line,
+                           col, hint="remove the control character (write it as an escape such as \\x0c inside a "
+                           "double-quoted string if you need it)")]
     except yaml.YAMLError as exc:
         return doc, [_diag("DAGC005", f"malformed YAML: {exc}", path, 1, 1)]
     return doc, []
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset (libyaml counts characters, as Python does)."""
+    position = max(0, min(position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 def _tab_indentation(path: str, text: str) -> list[Diagnostic]:
@@ -177,6 +222,10 @@ def _scalar_value(ev: Any, path: str) -> Any:
     except yaml.constructor.ConstructorError as exc:
         raise _LoadError(_diag("DAGC007", f"cannot read value: {exc.problem}", path, ev.start_mark.line + 1,
                                ev.start_mark.column + 1)) from None
+    except ValueError:  # Python refuses to convert integers of more than 4300 digits (and so should we)
+        raise _LoadError(_diag("DAGC007", f"cannot read value: a number of {len(ev.value):,} characters is too large",
+                               path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                               hint="Snowflake numbers hold at most 38 digits; quote it if it is text")) from None
 
 
 def _compose(doc: Document) -> Any:

@@ -93,7 +93,8 @@ def apply_sets(doc: Document, data: dict[str, Any], section: str, sets: dict[str
         for part in parts[:-1]:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict) or parts[-1] not in node:
-            known = _dotted_keys(data.get(section) or {})
+            sec = data.get(section)
+            known = _dotted_keys(sec) if isinstance(sec, dict) else []
             hint = did_you_mean(dotted, known) or f"known keys: {', '.join(known) or 'none'}"
             p = doc.pos((section,), key=True)
             flag = "--set" if section == "config" else "--var"
