@@ -265,7 +265,10 @@ def _env() -> Any:
                 raise BudgetExceeded(f"calls nest deeper than {MAX_CALL_DEPTH} (a macro or loop() calling itself?)")
             budget.depth += 1
             try:
-                return _check_result(super().call(__context, __obj, *args, **kwargs))
+                value = super().call(__context, __obj, *args, **kwargs)
+                # env_var()/secret() hand over a value that exists already (its size is the config
+                # limit's business, DAGC508); everything else is computed here and must fit the budget
+                return value if getattr(__obj, "dagc_source", False) else _check_result(value)
             finally:
                 budget.depth -= 1
 
@@ -314,6 +317,7 @@ def _env() -> Any:
         state.secrets.add(value)
         return value
 
+    env_var.dagc_source = secret.dagc_source = True  # type: ignore[attr-defined]
     env.globals = {"env_var": env_var, "secret": secret}
     env.filters = {name: _wrap_filter(name, fn) for name, fn in env.filters.items()}
     env.filters["dagc_ticking"] = _ticking
