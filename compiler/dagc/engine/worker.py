@@ -22,6 +22,7 @@ import traceback
 from typing import Any
 
 from dagc.redact import redact_text
+from dagc.textsafe import MAX_ERROR_CHARS, clip
 
 
 def _die_with_parent() -> None:
@@ -81,12 +82,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             result["return_value"] = redact_text(result["return_value"], job["secrets"])
         return result
     except BaseException as exc:  # noqa: BLE001 - every failure of user code is a task failure
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+        # (a KeyboardInterrupt too: the worker ignores SIGINT, so only the step can have raised it)
         tb = redact_text(_user_traceback(exc), job.get("secrets") or ())
         message = redact_text(_message(exc), job.get("secrets") or ())
         sys.stderr.write(tb)
-        print(f"--- {job['task']} failed: {message}", flush=True)
+        print(f"--- {job['task']} failed: {message}", flush=True)  # the whole message stays in the log
+        message = clip(message, MAX_ERROR_CHARS)
+        tb = clip(tb, 20 * MAX_ERROR_CHARS)
         if backend is not None:
             try:
                 backend.close(persist=False)
@@ -122,6 +124,17 @@ def _redact_file(path: str, secrets: list[str]) -> None:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback from the step's own frames down (the worker's frames are noise to users)."""
+    try:
+        return _traceback_text(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises must not kill the worker
+        return f"{_type_name(exc)} (its traceback could not be formatted)\n"
+
+
+def _type_name(exc: BaseException) -> str:
+    return getattr(type(exc), "__qualname__", None) or "exception"
+
+
+def _traceback_text(exc: BaseException) -> str:
     tb = exc.__traceback__
     engine_dir = os.path.dirname(os.path.abspath(__file__))
     while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == engine_dir:
@@ -136,13 +149,27 @@ def _message(exc: BaseException) -> str:
     from dagc.runtime.returns import ReturnValueError
 
     if isinstance(exc, DagcError):
-        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+        return _safe_str(exc.message, str) + (f" ({_safe_str(exc.hint, str)})" if exc.hint else "")
     if isinstance(exc, (ReturnValueError, InjectedFailure)):
-        return str(exc)
+        return _safe_str(exc, str)
     if isinstance(exc, SystemExit):
-        return f"the step called sys.exit({exc.code!r})"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return f"the step called sys.exit({_safe_str(exc.code, repr)})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt raised by the step"
+    text = _safe_str(exc, str)
+    return f"{_type_name(exc)}: {text}" if text else _type_name(exc)
+
+
+def _safe_str(value: Any, conv: Any) -> str:
+    """str()/repr() of user objects, which may raise or return something that is not a str."""
+    try:
+        out = conv(value)
+        return out if isinstance(out, str) else repr(out)
+    except Exception:  # noqa: BLE001
+        try:
+            return repr(value)
+        except Exception:  # noqa: BLE001
+            return f"<{type(value).__name__} that cannot be shown>"
 
 
 _STEPS: dict[tuple[str, str], Any] = {}
