@@ -59,6 +59,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     backend = None
+    from dagc.engine.notify import Notifier
+
+    Notifier.job_secrets = tuple(job.get("secrets") or ())
     try:
         print(f"--- {job['task']} attempt {job['attempt']} of run {job['run_id']} "
               f"(pid {os.getpid()}) at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}", flush=True)
@@ -96,6 +99,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 pass
         return {"ok": False, "error": message, "traceback": tb}
     finally:
+        Notifier.job_secrets = ()
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(saved[0], 1)
