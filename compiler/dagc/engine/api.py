@@ -178,7 +178,11 @@ def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path,
              forced: frozenset[str], injected: frozenset[str], parallelism: int | None, observer: Observer | None,
              webhook_url: str | None, *, graph_attempt: int, started: float) -> RunResult:
     observer = observer or NullObserver()
-    pool = WorkerPool(parallelism or default_parallelism(), project_root)
+    from dagc.engine.state import process_token
+    from dagc.engine.workers import MARKER_ENV
+
+    pool = WorkerPool(parallelism or default_parallelism(), project_root,
+                      extra_env={MARKER_ENV: f"{os.getpid()}:{process_token(os.getpid())}"})
     rc = RunContext(pipeline=pipeline, steps=steps, store=store, state_dir=state_dir, run_id=run_id,
                     scheduled_at=scheduled_at, config=config, environment=pipeline.environment, pool=pool,
                     fail_tasks=injected, webhook_url=webhook_url or os.environ.get(WEBHOOK_ENV),

@@ -12,6 +12,7 @@ Started as `python -m dagc.engine.worker FD`; FD is one end of a socketpair.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -52,7 +53,11 @@ class InjectedFailure(RuntimeError):
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one task attempt with stdout/stderr (fd level, so native output too) going to its log."""
-    log_fd = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        log_fd = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:  # a full disk or a missing directory: the task fails, saying why
+        return {"ok": False, "error": f"cannot open the task log {job['log_path']}: {exc.strerror}" + _disk_note(exc),
+                "traceback": None}
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
@@ -87,9 +92,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except BaseException as exc:  # noqa: BLE001 - every failure of user code is a task failure
         # (a KeyboardInterrupt too: the worker ignores SIGINT, so only the step can have raised it)
         tb = redact_text(_user_traceback(exc), job.get("secrets") or ())
-        message = redact_text(_message(exc), job.get("secrets") or ())
-        sys.stderr.write(tb)
-        print(f"--- {job['task']} failed: {message}", flush=True)  # the whole message stays in the log
+        message = redact_text(_message(exc) + _disk_note(exc), job.get("secrets") or ())
+        try:  # the log may be on the full disk that failed the step: the result must still get back
+            sys.stderr.write(tb)
+            print(f"--- {job['task']} failed: {message}", flush=True)  # the whole message stays in the log
+        except OSError:
+            pass
         message = clip(message, MAX_ERROR_CHARS)
         tb = clip(tb, 20 * MAX_ERROR_CHARS)
         if backend is not None:
@@ -100,8 +108,11 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": message, "traceback": tb}
     finally:
         Notifier.job_secrets = ()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:  # a full disk: what could not be written is lost, the result is not
+                pass
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
@@ -109,6 +120,23 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.close(log_fd)
         if job.get("secrets"):
             _redact_file(job["log_path"], job["secrets"])
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _disk_note(exc: BaseException) -> str:
+    """Say plainly when a step failed because a disk (or quota, or file-size limit) was full."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 20:
+        if isinstance(e, OSError) and e.errno in _DISK_FULL:
+            where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
+            return (f" [disk full{where}: {os.strerror(e.errno)}; free space there and retry the run with "
+                    "`dagc retry` - run history is kept]")
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return ""
 
 
 def _redact_file(path: str, secrets: list[str]) -> None:
@@ -244,6 +272,9 @@ def main(argv: list[str]) -> None:
         if job is None:
             os._exit(0)
         result = run_job(job)
+        from dagc.engine.workers import end_own_group
+
+        end_own_group()  # a step's processes end with its task
         try:
             conn.send(result)
         except (BrokenPipeError, OSError):
