@@ -61,6 +61,7 @@ def _check(
     from dagc.frontend.rules import run_rules
 
     spath = str(path)
+    schema.reset_suggestions()
     text, diags = yamlload.read_text(spath)
     if text is None:
         return None, diags

@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from dagc.diagnostics import Diagnostic
-from dagc.frontend.schema import did_you_mean
+from dagc.frontend.schema import did_you_mean, listing
 from dagc.frontend.load import Document, Path
 
 
@@ -24,7 +24,7 @@ def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> t
         return base, []
     if not isinstance(envs, dict) or env not in envs:
         names = sorted(map(str, envs)) if isinstance(envs, dict) else []
-        hint = did_you_mean(str(env), names) or (f"declared environments: {', '.join(names)}" if names else
+        hint = did_you_mean(str(env), names) or (f"declared environments: {listing(names)}" if names else
                                              "this pipeline declares no `environments:`")
         p = doc.pos(("environments",), key=True) if names else doc.pos(())
         return base, [Diagnostic("DAGC201", f"unknown environment {env!r}", doc.path, p.line, p.col, hint=hint)]
@@ -95,7 +95,7 @@ def apply_sets(doc: Document, data: dict[str, Any], section: str, sets: dict[str
         if not isinstance(node, dict) or parts[-1] not in node:
             sec = data.get(section)
             known = _dotted_keys(sec) if isinstance(sec, dict) else []
-            hint = did_you_mean(dotted, known) or f"known keys: {', '.join(known) or 'none'}"
+            hint = did_you_mean(dotted, known) or f"known keys: {listing(known) or 'none'}"
             p = doc.pos((section,), key=True)
             flag = "--set" if section == "config" else "--var"
             diags.append(Diagnostic("DAGC203", f"{flag} {dotted}: the pipeline's {section} has no such key",

@@ -439,7 +439,9 @@ def _render_one(doc: Document, text: str, path: Path, ctx: dict[str, Any], diags
         msg, hint = f"template error: {exc.message}", "define it under `vars:` and use it as {{ vars.NAME }}"
         names = sorted(map(str, ctx["vars"])) if isinstance(ctx.get("vars"), dict) else []  # keys may be true/1
         if names:
-            hint += f" (defined: {', '.join(names)})"
+            from dagc.frontend.schema import listing
+
+            hint += f" (defined: {listing(names)})"
     except SecurityError as exc:
         msg, hint = f"template refused by the sandbox: {exc}", "templates may use vars, environment and env_var() only"
     except _SecretMissing as exc:
