@@ -203,3 +203,9 @@ def test_integers_snowflake_cannot_hold(tmp_path):
     diags = check(tmp_path, text)
     found = [d for d in diags if d.code == "DAGC514"]
     assert [(d.line, d.col) for d in found] == [(3, 8), (6, 37)], found
+
+
+def test_keys_that_are_not_text_under_params_and_config(tmp_path):
+    diags = check(tmp_path, "name: p\nconfig: {1: a, b: {true: c}}\ntasks:\n  t: {step: anything, params: {2: x, a: y}}\n")
+    assert [(d.line, d.col) for d in diags if d.code == "DAGC515"] == [(4, 32)], diags
+    assert "DAGC505" in codes(diags)  # config keys: reported once, by the config encoder

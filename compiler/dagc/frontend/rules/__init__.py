@@ -12,12 +12,13 @@ from typing import Any, Callable
 
 from dagc.diagnostics import Diagnostic
 from dagc.frontend.load import Document
+from dagc.frontend.rules.keys import text_keys
 from dagc.frontend.rules.names import name_case_collisions, qualified_name_length
 from dagc.frontend.rules.numbers import number_ranges
 
 Rule = Callable[[Document, dict[str, Any]], list[Diagnostic]]
 
-RULES: list[Rule] = [name_case_collisions, qualified_name_length, number_ranges]
+RULES: list[Rule] = [name_case_collisions, qualified_name_length, number_ranges, text_keys]
 
 
 def run_rules(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
