@@ -58,10 +58,35 @@ def _merge(doc: Document, base: dict[str, Any], over: Any, path: Path, opath: Pa
 
 
 def _move_positions(doc: Document, src: Path, dst: Path) -> None:
+    """Positions of an overlay's values, also under the base paths they now stand at.
+
+    Only the positions under this environment are scanned (an index per environment, built once
+    per document): scanning every position of the file for each overlay key was quadratic."""
     n = len(src)
     for table in (doc.values, doc.keys):
-        for p in [p for p in table if p[:n] == src]:
+        for p in [p for p in _under(table, src[:2]) if p[:n] == src]:
             table[dst + p[n:]] = table[p]
+
+
+_INDEX: dict[int, tuple[Any, dict[Path, list[Path]]]] = {}
+
+
+def _under(table: Any, prefix: Path) -> list[Path]:
+    """Paths of `table` that start with `prefix` (("environments", NAME)), from a cached index."""
+    base = table.maps[-1] if hasattr(table, "maps") else table  # a cached document's shared positions
+    cached = _INDEX.get(id(base))
+    if cached is None or cached[0] is not base:
+        index: dict[Path, list[Path]] = {}
+        for p in base:
+            if len(p) >= 2 and p[0] == "environments":
+                index.setdefault(p[:2], []).append(p)
+        if len(_INDEX) > 16:
+            _INDEX.clear()
+        _INDEX[id(base)] = cached = (base, index)
+    found = list(cached[1].get(prefix, ()))
+    if base is not table:  # positions added to this document's own layer
+        found += [p for p in table.maps[0] if p[:2] == prefix]
+    return found
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

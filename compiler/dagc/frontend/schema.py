@@ -71,7 +71,23 @@ def _env_validator() -> Any:
 def validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
     """The `environments:` section's own shape, checked before an overlay is applied (after which
     it is gone): an overlay may not rename the pipeline or declare environments of its own."""
-    if "environments" not in data or _env_fast_check()({"environments": data["environments"]}):
+    if "environments" not in data:
+        return []
+    key = (doc.path, doc.text)
+    if key in _ENV_CHECKED and _ENV_CHECKED[key][0] is data["environments"]:  # once per file, not per environment
+        return list(_ENV_CHECKED[key][1])
+    found = _validate_environments(doc, data)
+    if len(_ENV_CHECKED) > 4:
+        _ENV_CHECKED.clear()
+    _ENV_CHECKED[key] = (data["environments"], found)
+    return list(found)
+
+
+_ENV_CHECKED: dict[tuple[str, str], tuple[Any, list[Diagnostic]]] = {}
+
+
+def _validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
+    if _env_fast_check()({"environments": data["environments"]}):
         return []
     out: dict[tuple[Any, ...], Diagnostic] = {}
     for err in _env_validator().iter_errors({"environments": data["environments"]}):
