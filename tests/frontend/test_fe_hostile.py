@@ -209,3 +209,16 @@ def test_keys_that_are_not_text_under_params_and_config(tmp_path):
     diags = check(tmp_path, "name: p\nconfig: {1: a, b: {true: c}}\ntasks:\n  t: {step: anything, params: {2: x, a: y}}\n")
     assert [(d.line, d.col) for d in diags if d.code == "DAGC515"] == [(4, 32)], diags
     assert "DAGC505" in codes(diags)  # config keys: reported once, by the config encoder
+
+
+def test_a_plain_document_of_150k_values_is_not_blamed_on_aliases(tmp_path):
+    from dagc.frontend import load as yamlload
+
+    rows = "".join(f"    - [{i}, {i}, {i}]\n" for i in range(35_000))  # 140k values, 3 levels deep, no alias
+    diags = check(tmp_path, "name: p\nconfig:\n  rows:\n" + rows.replace("    - ", "    - ") + "tasks:\n  t: {sql: select 1}\n")
+    assert "DAGC008" not in codes(diags), [d.message for d in diags][:3]
+    bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)},"
+        f" *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(6))
+    assert codes(check(tmp_path, bomb)) == ["DAGC008"]  # the alias bound still holds
+    assert yamlload.MAX_NODES == 200_000

@@ -272,9 +272,12 @@ def _compose(doc: Document) -> Any:
         end_col = end.column if end is not None and end.line == mark.line else 0
         return Pos(mark.line + 1, mark.column + 1, end_col)
 
-    def attach(value: Any, size: int, start: Any, end: Any, anchor: str | None) -> None:
+    def attach(value: Any, size: int, start: Any, end: Any, anchor: str | None, new: int | None = None) -> None:
+        # size: the value's expanded node count (for its parent and its anchor); new: nodes not yet
+        # counted in total_nodes (a closed container's children were counted as they came, so a
+        # plain value is counted once, not once per ancestor; an alias adds its whole expansion)
         nonlocal root, total_nodes
-        total_nodes += size
+        total_nodes += size if new is None else new
         if total_nodes > MAX_NODES:
             raise _LoadError(_diag("DAGC008", f"document expands to more than {MAX_NODES:,} values through aliases",
                                    path, start.line + 1, start.column + 1,
@@ -338,7 +341,7 @@ def _compose(doc: Document) -> Any:
                                 ev.start_mark))
         elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = stack.pop()
-            attach(frame.value, frame.nodes, frame.start, None, frame.anchor)
+            attach(frame.value, frame.nodes, frame.start, None, frame.anchor, new=1)
         elif isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in anchors:
                 raise _LoadError(_diag("DAGC005", f"unknown alias *{ev.anchor}", path, ev.start_mark.line + 1,
