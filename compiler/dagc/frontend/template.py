@@ -497,10 +497,15 @@ def _plain(value: Any, depth: int = 0) -> Any:
 def _evaluate(text: str, ctx: dict[str, Any]) -> Any:
     from jinja2 import Undefined
 
+    budget = _budget()
     sole = _SOLE_EXPR.match(text)
     if sole and "{{" not in sole.group("expr") and "{%" not in text:
-        value = _expression(sole.group("expr"))(**ctx)
+        fn = _expression(sole.group("expr"))
+        budget.started = time.monotonic()  # compiling is linear in the text; only evaluation is charged
+        value = fn(**ctx)
         if isinstance(value, Undefined):  # a bare `{{ vars.nope }}` returns Undefined instead of raising
             value._fail_with_undefined_error()
         return _plain(value)
-    return _template(text).render(**ctx)
+    template = _template(text)
+    budget.started = time.monotonic()
+    return template.render(**ctx)
