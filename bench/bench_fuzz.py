@@ -52,7 +52,7 @@ def main() -> None:
     clean = outcomes["valid"] + outcomes["invalid"]
     print(f"inputs tried: {N:,} in {wall:.0f} s ({wall / N * 1000:.1f} ms each)")
     print(f"valid: {outcomes['valid']:,}  clean diagnostics: {outcomes['invalid']:,}  "
-          f"clean: {clean / N * 100:.2f} %")
+          f"clean: {clean / N * 100:.3f} %")
     print(f"distinct crash signatures: {len(crashes)} (goal 0)")
     for sig, n in sorted(crashes.items(), key=lambda kv: -kv[1]):
         print(f"  {n:>6}  {sig}\n          e.g. {examples[sig]!r}")

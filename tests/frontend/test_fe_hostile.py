@@ -222,3 +222,8 @@ def test_a_plain_document_of_150k_values_is_not_blamed_on_aliases(tmp_path):
         f" *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(6))
     assert codes(check(tmp_path, bomb)) == ["DAGC008"]  # the alias bound still holds
     assert yamlload.MAX_NODES == 200_000
+
+
+def test_branch_case_keys_that_are_not_text(tmp_path):
+    diags = check(tmp_path, "name: p\ntasks:\n  g: {branch: {step: gate, cases: {1: a, pass: a}}}\n  a: {step: anything, after: [g]}\n")
+    assert "DAGC515" in codes(diags), diags

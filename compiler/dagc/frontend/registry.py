@@ -8,6 +8,7 @@ annotations and literal return values. The runtime later imports just the one mo
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +60,19 @@ class Registry(Mapping[str, StepInfo]):
 _cache: dict[Path, tuple[tuple[tuple[str, float, int], ...], Registry]] = {}
 
 
+_LOCK = threading.Lock()
+
+
 def load_registry(root: Path) -> Registry:
-    """All `@step` functions under `root/steps`, cached per process by file mtimes."""
+    """All `@step` functions under `root/steps`, cached per process by file mtimes.
+
+    One thread at a time: CPython 3.11's ast.parse is not thread-safe ("AST constructor recursion
+    depth mismatch" when engines run in threads of one process), and the cache is shared."""
+    with _LOCK:
+        return _load_registry(root)
+
+
+def _load_registry(root: Path) -> Registry:
     root = Path(root).resolve()
     files = sorted((root / "steps").rglob("*.py")) if (root / "steps").is_dir() else []
     stamp = tuple((str(f), *_stamp(f)) for f in files)

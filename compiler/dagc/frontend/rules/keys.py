@@ -29,10 +29,15 @@ def _sections(data: dict[str, Any]) -> Iterator[tuple[Path, Any]]:
                     for key in ("params", "session_parameters"):
                         if key in spec:
                             yield (section, name, key), spec[key]
+                    branch = spec.get("branch")
+                    if isinstance(branch, dict) and "cases" in branch:
+                        yield (section, name, "branch", "cases"), branch["cases"]
+                        if "params" in branch:
+                            yield (section, name, "branch", "params"), branch["params"]
 
 
 def text_keys(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
-    """DAGC515: a key under params or session_parameters that is not text."""
+    """DAGC515: a key under params, session_parameters or branch cases that is not text."""
     out = []
     for start, value in _sections(data):
         stack = [(start, value)]
