@@ -111,9 +111,11 @@ def load_or_raise(path: str, env: str | None, sets: tuple[str, ...] = (), var_se
 @click.command("compile")
 @click.argument("pipeline", type=click.Path())
 @click.option("--env", help="Environment overlay to apply.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a graph config value (YAML scalar).")
 @click.option("--var", "var_sets", multiple=True, metavar="KEY=VALUE", help="Override a template variable.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here instead of stdout.")
-def compile_cmd(pipeline: str, env: str | None, var_sets: tuple[str, ...], output: str | None) -> int:
+def compile_cmd(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...],
+                output: str | None) -> int:
     """Compile a pipeline to its deterministic JSON manifest (the graph as Snowflake will see it).
 
     \b
@@ -122,7 +124,7 @@ def compile_cmd(pipeline: str, env: str | None, var_sets: tuple[str, ...], outpu
     """
     from dagc.emit.manifest import build_manifest, dumps
 
-    text = dumps(build_manifest(load_or_raise(pipeline, env, var_sets=var_sets)))
+    text = dumps(build_manifest(load_or_raise(pipeline, env, sets=sets, var_sets=var_sets)))
     write_or_echo(text, output)
     return 0
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from dagc.cli.options import format_options
+
 state_dir_option = click.option("--state-dir", type=click.Path(file_okay=False),
                                 help="Where runs are recorded (default: $DAGC_STATE_DIR, else <project>/.dagc).")
 
@@ -67,10 +69,10 @@ def execute_with_view(fn: Any, *, title: str, order: list[str], fmt: str, quiet:
 @click.option("--webhook-url", help="POST notifications here as well (default: $DAGC_WEBHOOK_URL).")
 @state_dir_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON at the end (no progress output).")
+@format_options
 def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...], only: tuple[str, ...],
         from_task: str | None, fail_tasks: tuple[str, ...], parallelism: int | None, webhook_url: str | None,
-        state_dir: str | None, quiet: bool, as_json: bool) -> int:
+        state_dir: str | None, quiet: bool, fmt: str) -> int:
     """Run a pipeline on this machine now, with Snowflake's task-graph semantics.
 
     \b
@@ -91,7 +93,6 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
     p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)
     root = find_project_root(Path(pipeline))
     sdir = state_dir_for(root, state_dir)
-    fmt = "json" if as_json else "text"
     order = [t.name for t in p.all_tasks()]
     result = execute_with_view(
         lambda obs: run_pipeline(p, project_root=root, state_dir=sdir, sets=set_map, var_sets=var_map, only=only,
@@ -106,8 +107,8 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
 @click.argument("pipeline", required=False)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many runs to show.")
 @state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="JSON for machines.")
-def runs(pipeline: str | None, limit: int, state_dir: str | None, as_json: bool) -> int:
+@format_options
+def runs(pipeline: str | None, limit: int, state_dir: str | None, fmt: str) -> int:
     """Local run history, newest first: run id, state, start, duration, first failed task.
 
     PIPELINE is a pipeline file or a pipeline name; without it, runs of every pipeline.
@@ -127,7 +128,7 @@ def runs(pipeline: str | None, limit: int, state_dir: str | None, as_json: bool)
         name = _pipeline_name(pipeline)
     store_rw = _reconciled(store)
     records = store_rw.list_runs(name, limit=limit)
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps([{
             "run_id": r.run_id, "pipeline": r.pipeline, "state": r.state, "started_at": r.started_at,
             "duration_s": r.duration, "first_failed_task": r.first_failed_task, "first_error": r.first_error,

@@ -45,6 +45,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# Usage errors exit 2, except where 2 already means something: `plan` exits 2 for "changes pending".
+USAGE_EXIT = {"plan": 64}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if _module_exists(COMMANDS[name].split(":")[0])]
@@ -90,7 +94,10 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        if isinstance(exc, click.UsageError):
+            command = exc.ctx.command.name if exc.ctx is not None and exc.ctx.command is not None else None
+            sys.exit(USAGE_EXIT.get(command or "", 2))
+        sys.exit(exc.exit_code)
     except DagcError as exc:
         from dagc.render import print_error
 
