@@ -227,3 +227,29 @@ def test_a_plain_document_of_150k_values_is_not_blamed_on_aliases(tmp_path):
 def test_branch_case_keys_that_are_not_text(tmp_path):
     diags = check(tmp_path, "name: p\ntasks:\n  g: {branch: {step: gate, cases: {1: a, pass: a}}}\n  a: {step: anything, after: [g]}\n")
     assert "DAGC515" in codes(diags), diags
+
+
+def test_did_you_mean_is_bounded_per_file_but_every_error_is_reported(tmp_path):
+    from dagc.frontend import schema
+
+    lines = ["name: p", "tasks:"] + [f"  task_{i:03d}: {{sql: select 1, after: [tsak_{i:03d}x]}}" for i in range(999)]
+    diags = check(tmp_path, "\n".join(lines) + "\n")
+    unknown = [d for d in diags if "tsak_" in d.message]
+    assert len(unknown) == 999  # every problem reported
+    suggested = [d for d in unknown if d.hint and "did you mean" in d.hint]
+    assert 1 <= len(suggested) <= schema.SUGGESTION_BUDGET // 999 + 1  # the budget, not 999 x 999 comparisons
+    assert all(len(d.hint or "") < 400 for d in unknown)  # the fallback lists a few names, not 999
+
+
+def test_a_file_with_1000_environments_is_composed_once(tmp_path, monkeypatch):
+    from dagc.cli.main import main
+    from dagc.frontend import load as yamlload
+
+    lines = ["name: p", "vars: {a: 1}", "tasks:", "  t: {sql: select 1}", "environments:"]
+    path = write(tmp_path, "\n".join(lines + [f"  e{i}: {{vars: {{a: {i}}}, bogus: 1}}" for i in range(1000)]) + "\n")
+    calls = []
+    real = yamlload._compose
+    monkeypatch.setattr(yamlload, "_compose", lambda doc: calls.append(1) or real(doc))
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", str(path), "--format", "json"])
+    assert exc.value.code == 1 and len(calls) == 1

@@ -96,7 +96,7 @@ def _validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnost
     return sorted(out.values(), key=Diagnostic.sort_key)
 
 
-SUGGESTION_BUDGET = 50_000  # string comparisons per file for did-you-mean hints (each costs ~10 us)
+SUGGESTION_BUDGET = 10_000  # string comparisons per file for did-you-mean hints (each costs 10-25 us)
 _suggestions: ContextVar[list[int]] = ContextVar("dagc_suggestion_budget")
 
 
