@@ -91,9 +91,8 @@ _STATE: ContextVar[_State] = ContextVar("dagc_template_state")
 def _budget() -> Budget:
     try:
         return _STATE.get().budget
-    except LookupError:  # the environment used outside render(): a fresh budget per call
-        b = Budget(started=time.monotonic())
-        return b
+    except LookupError:  # the environment used outside render() (not in dagc): a fresh budget per call;
+        return Budget(started=time.monotonic())  # render() is what bounds a file
 
 
 def _size(value: Any) -> int:
