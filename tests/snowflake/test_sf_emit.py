@@ -100,7 +100,7 @@ def test_interval_schedule_is_whole_seconds() -> None:
 @pytest.mark.parametrize(
     "schedule, needle",
     [
-        (ir.Interval(30, "30s"), "at least 1 minute"),
+        (ir.Interval(5, "5s"), "at least 10 seconds"),
         (ir.Interval(9 * 86400, "9d"), "11520 minutes"),
         (ir.Cron("0 2 * *", "UTC"), "five-field"),
         (ir.Cron("0 2 * * *", "Mars/Olympus"), "time zone"),

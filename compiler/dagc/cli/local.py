@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from dagc.cli.options import format_options
+from dagc.diagnostics import UsageError
 
 state_dir_option = click.option("--state-dir", type=click.Path(file_okay=False),
                                 help="Where runs are recorded (default: $DAGC_STATE_DIR, else <project>/.dagc).")
@@ -67,12 +68,14 @@ def execute_with_view(fn: Any, *, title: str, order: list[str], fmt: str, quiet:
 @click.option("-j", "--parallel", "parallelism", type=click.IntRange(1, 256),
               help="Tasks run at once (default: number of cores).")
 @click.option("--webhook-url", help="POST notifications here as well (default: $DAGC_WEBHOOK_URL).")
+@click.option("--if-triggered", is_flag=True,
+              help="A triggered pipeline runs only if its stream has data (its table changed since a run consumed it).")
 @state_dir_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @format_options
 def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...], only: tuple[str, ...],
         from_task: str | None, fail_tasks: tuple[str, ...], parallelism: int | None, webhook_url: str | None,
-        state_dir: str | None, quiet: bool, fmt: str) -> int:
+        if_triggered: bool, state_dir: str | None, quiet: bool, fmt: str) -> int:
     """Run a pipeline on this machine now, with Snowflake's task-graph semantics.
 
     \b
@@ -93,6 +96,15 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
     p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)
     root = find_project_root(Path(pipeline))
     sdir = state_dir_for(root, state_dir)
+    if if_triggered:
+        from dagc.engine.api import triggered
+
+        if p.trigger is None:
+            raise UsageError(f"pipeline {p.name} has no trigger:", "--if-triggered is for pipelines with `trigger:`")
+        if not triggered(p, sdir):
+            click.echo(f"{p.name}: not triggered: stream {p.trigger.stream} has no new rows "
+                       f"(table {p.streams[p.trigger.stream]} unchanged since a run consumed it)")
+            return 0
     order = [t.name for t in p.all_tasks()]
     result = execute_with_view(
         lambda obs: run_pipeline(p, project_root=root, state_dir=sdir, sets=set_map, var_sets=var_map, only=only,

@@ -53,12 +53,12 @@ def check_schedule(schedule: ir.Schedule | None, where: str = "schedule") -> SfC
             raise EmitError(f"{where}: interval {schedule.text!r} is not a whole number of seconds")
         if s < MIN_INTERVAL_S:
             raise EmitError(
-                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least 1 minute",
-                "use 1m or more, or a cron schedule",
+                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least {MIN_INTERVAL_S} seconds",
+                f"use {MIN_INTERVAL_S}s or more, or a cron schedule",
             )
         if s > MAX_INTERVAL_S:
             raise EmitError(
-                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of 11520 minutes (8 days)",
+                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of {MAX_INTERVAL_S // 60} minutes (8 days)",
                 "use a cron schedule for longer periods, e.g. {cron: '0 2 1 * *'}",
             )
         return timedelta(seconds=s)
@@ -138,9 +138,14 @@ class SnowflakeEmitter:
         self._branches = {t.name for t in p.tasks if t.is_branch}
         g = self.graph_settings()
         self._fingerprint = fingerprinter(g, self.bundle_hash)
+        from dagc.emit.conditions import root_parameters, root_when
+
+        if p.trigger is not None and p.schedule is not None:
+            raise EmitError(f"{p.name}: a graph has a schedule or a trigger, not both")
         dag = DAG(
             p.name,
             schedule=check_schedule(p.schedule),
+            condition=root_when(p),
             warehouse=p.warehouse,
             comment=p.comment if p.comment is not None else p.description,
             error_integration=p.error_integration,
@@ -149,7 +154,8 @@ class SnowflakeEmitter:
             user_task_timeout_ms=p.timeout_ms,
             suspend_task_after_num_failures=p.suspend_after_failures,
             config=encoded_config(p),
-            session_parameters=_primitive_mapping("graph session parameter", p.session_parameters),
+            session_parameters=_primitive_mapping("graph session parameter",
+                                                  {**p.session_parameters, **root_parameters(p)}),
             stage_location=g["stage"],
             imports=g["imports"] or None,
             packages=g["packages"] or None,
@@ -176,12 +182,16 @@ class SnowflakeEmitter:
 
     def _check_graph(self) -> None:
         p = self.p
-        if p.retries is not None and not 0 <= p.retries <= 30:
-            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range 0-30")
+        from dagc.limits import LIMITS
+
+        retries, tasks = LIMITS["retries"], LIMITS["tasks_per_graph"]
+        if p.retries is not None and not retries.holds(p.retries):
+            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range "
+                            f"{retries.low}-{retries.high}")
         if p.suspend_after_failures is not None and p.suspend_after_failures < 0:
             raise EmitError("suspend_after_failures must be 0 or more")
-        if len(list(p.all_tasks())) + 1 > 1000:
-            raise EmitError(f"{p.name}: a Snowflake task graph holds at most 1000 tasks (root included)")
+        if len(list(p.all_tasks())) + 1 > (tasks.high or 0):
+            raise EmitError(f"{p.name}: a Snowflake task graph holds at most {tasks.high} tasks (root included)")
         python_tasks = [t for t in p.all_tasks() if t.kind is not ir.TaskKind.SQL]
         if python_tasks and not p.stage:
             raise EmitError(
@@ -232,6 +242,8 @@ class SnowflakeEmitter:
                 module=self.step_modules.get(t.step or ""),
                 stage=self.p.stage,
                 timeout_ms=t.timeout_ms,
+                ancestors=[a for a in self.p.ancestors(t.name) if a not in t.after],
+                branch_ancestors=[a for a in self.p.ancestors(t.name) if a not in t.after and a in self._branches],
             )
             text = spec_text(spec)
             fp = self._fingerprint(text)
@@ -242,16 +254,28 @@ class SnowflakeEmitter:
                 imports=g["imports"] or None,
                 packages=g["packages"] or None,
             )
+        from dagc.emit.conditions import levels, when_sql
+
+        if (t.target_completion_s is not None or t.serverless_min_size or t.serverless_max_size) and not t.serverless:
+            raise EmitError(f"{where}: serverless sizing and target_completion apply to serverless tasks only")
+        if t.is_finalizer and t.condition:
+            raise EmitError(f"{where}: a finalizer always runs; it takes no condition")
         cls = DAGTaskBranch if t.is_branch else DAGTask
         return cls(
             t.name,
             definition,
-            condition=predecessor_condition(t.when),
+            condition=when_sql(self.p, t),
+            target_completion_interval=timedelta(seconds=t.target_completion_s) if t.target_completion_s else None,
+            serverless_task_min_statement_size=t.serverless_min_size,
+            serverless_task_max_statement_size=t.serverless_max_size,
+            success_integration=t.success_integration,
+            execute_as_user=t.execute_as_user,
             warehouse=t.warehouse if not t.serverless else None,
             is_serverless=t.serverless,
             user_task_managed_initial_warehouse_size=t.serverless_size.upper() if t.serverless_size else None,
             user_task_timeout_ms=t.timeout_ms,
-            session_parameters=_primitive_mapping(f"{where}: session parameter", t.session_parameters),
+            session_parameters=_primitive_mapping(f"{where}: session parameter",
+                                                  {**t.session_parameters, **levels(t.log_level, t.trace_level)}),
             comment=comment,
             is_finalizer=True if t.is_finalizer else None,
             dag=dag,

@@ -222,7 +222,7 @@ def _run_step(job: dict[str, Any], backend: Any) -> dict[str, Any]:
     from datetime import datetime, timezone
 
     from dagc.configcodec import decode_config
-    from dagc.runtime.context import StepContext
+    from dagc.runtime.context import Inputs, StepContext
     from dagc.runtime.returns import decode_return, encode_return
     import logging
 
@@ -235,7 +235,9 @@ def _run_step(job: dict[str, Any], backend: Any) -> dict[str, Any]:
         scheduled_at=datetime.fromtimestamp(job["scheduled_at"], tz=timezone.utc),
         config=decode_config(job["config"]),
         params=dict(params),
-        inputs={name: decode_return(text) for name, text in job["inputs"].items()},
+        inputs=Inputs(job["task"], list(job["inputs"]),
+                      lambda name: job["inputs"][name] if name in job.get("raw_inputs", ()) else
+                      decode_return(job["inputs"][name])),
         backend=backend,
         environment=job.get("environment"),
         log=logging.getLogger(f"dagc.step.{job['task']}"),

@@ -12,10 +12,50 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol
 
 if TYPE_CHECKING:  # heavy imports only for type checkers
     import pandas as pd
+
+
+class InputError(KeyError):
+    """`ctx.inputs[name]` for a task that is not an ancestor: says which ones are."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0])
+
+
+class Inputs(Mapping[str, Any]):
+    """Return values of a task's ancestors by YAML name, decoded, read when first asked for.
+
+    Snowflake returns an ancestor's value when no direct predecessor has the name
+    (SYSTEM$GET_PREDECESSOR_RETURN_VALUE), so a step can read a grandparent without an extra
+    `after:` edge; on Snowflake each value is one call, made only if the step reads it.
+    """
+
+    def __init__(self, task: str, names: "list[str] | tuple[str, ...]", load: "Callable[[str], Any]") -> None:
+        self._task = task
+        self._names = list(dict.fromkeys(names))
+        self._load = load
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            known = ", ".join(self._names) if self._names else "none (it runs first)"
+            raise InputError(f"ctx.inputs[{name!r}]: {name!r} is not an ancestor of task {self._task!r}; "
+                             f"its ancestors are: {known}")
+        if name not in self._cache:
+            self._cache[name] = self._load(name)
+        return self._cache[name]
+
+    def __iter__(self) -> "Iterator[str]":
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Inputs({self._task!r}: {', '.join(self._names)})"
 
 
 @dataclass(frozen=True)
@@ -74,7 +114,7 @@ class StepContext:
     scheduled_at: datetime  # the run's original scheduled time (UTC), stable across a retry
     config: Mapping[str, Any]  # decoded, nested graph config
     params: Mapping[str, Any]  # this task's params (also passed as keyword arguments)
-    inputs: Mapping[str, Any]  # decoded return values of predecessors, by YAML task name
+    inputs: Mapping[str, Any]  # decoded return values of ancestors by YAML task name (Inputs: lazy, clear errors)
     backend: Backend
     environment: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dagc.step"))

@@ -110,11 +110,15 @@ def finish(spec: Mapping[str, Any], value: Any) -> str | None:
 
 
 def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, environment: str | None = None) -> StepContext:
-    branch_preds = set(spec.get("branch_after") or ())
-    inputs: dict[str, Any] = {}
-    for name in spec.get("after") or ():
+    from dagc.runtime.context import Inputs
+
+    branch_preds = set(spec.get("branch_after") or ()) | set(spec.get("branch_ancestors") or ())
+
+    def load(name: str) -> Any:  # one SYSTEM$GET_PREDECESSOR_RETURN_VALUE call, when the step asks
         raw = facts.predecessor_value(name)
-        inputs[name] = raw if name in branch_preds else decode_return(raw)
+        return raw if name in branch_preds else decode_return(raw)
+
+    inputs = Inputs(spec["task"], list(spec.get("after") or ()) + list(spec.get("ancestors") or ()), load)
     return StepContext(
         pipeline=spec["pipeline"],
         task=spec["task"],

@@ -18,11 +18,17 @@ _MARKER_RE = re.compile(r"\s*\[dagc:([0-9a-f]{16})\]\s*$")
 def task_spec(*, pipeline: str, environment: str | None, task: str, kind: str, step: str | None,
               params: Mapping[str, Any] | None, cases: Mapping[str, str] | None, after: Iterable[str],
               branch_after: Iterable[str], compute: Mapping[str, Any] | None, module: str | None,
-              stage: str | None = None, timeout_ms: int | None = None) -> dict[str, Any]:
+              stage: str | None = None, timeout_ms: int | None = None, ancestors: Iterable[str] = (),
+              branch_ancestors: Iterable[str] = ()) -> dict[str, Any]:
     """The facts a Python task's entry point needs at run time (bound into its definition).
 
-    `stage` is kept only for compute-pool tasks: the ML Job uploads its payload there."""
-    return {
+    `stage` is kept only for compute-pool tasks: the ML Job uploads its payload there. `ancestors`
+    are the ones beyond `after` (ctx.inputs reads them lazily); absent when there are none, so the
+    spec of a task without them is what it always was."""
+    extra: dict[str, Any] = {}
+    if list(ancestors):
+        extra = {"ancestors": list(ancestors), "branch_ancestors": list(branch_ancestors)}
+    return {**extra,
         "pipeline": pipeline,
         "environment": environment,
         "task": task,

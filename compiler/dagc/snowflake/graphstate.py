@@ -38,9 +38,15 @@ DEFAULTS: dict[str, Any] = {
     "serverless_size": "MEDIUM",
 }
 ROOT_KEYS = ("schedule", "warehouse", "config", "retries", "timeout_ms", "overlap", "suspend_after_failures",
-             "error_integration", "session_parameters", "comment", "state")
+             "error_integration", "session_parameters", "comment", "state", "condition")
 TASK_KEYS = ("definition", "predecessors", "condition", "finalizer", "warehouse", "serverless_size",
-             "timeout_ms", "session_parameters", "comment", "state")
+             "timeout_ms", "session_parameters", "comment", "state", "serverless_min_size", "serverless_max_size",
+             "target_completion_s", "success_integration", "execute_as_user")
+
+
+def _levels(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """LOG_LEVEL / TRACE_LEVEL as the emitter sets them (session parameters of the task)."""
+    return {k.upper(): raw[k] for k in ("log_level", "trace_level") if raw.get(k)}
 
 
 
@@ -141,20 +147,37 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
         "overlap": g.get("overlap"),
         "suspend_after_failures": g.get("suspend_after_failures"),
         "error_integration": g.get("error_integration"),
-        "session_parameters": g.get("session_parameters") or {},
+        "session_parameters": {**(g.get("session_parameters") or {}), **_levels(g), **(
+            {"USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS": g["trigger"]["min_interval_s"]}
+            if (g.get("trigger") or {}).get("min_interval_s") is not None else {})},
         "comment": g.get("comment") if g.get("comment") is not None else g.get("description"),
-        "state": "started" if g.get("schedule") else None,
+        "state": "started" if g.get("schedule") or g.get("trigger") else None,  # a triggered root must run too
+        "condition": g.get("condition"),
     }))
     tasks = list(manifest["tasks"])
     kinds = {t["name"]: t.get("kind") for t in tasks}
     full = {t["name"]: t.get("snowflake_name") or f"{name}${t['name']}" for t in tasks}
     modules = dict(step_modules or {})
     fingerprint = fingerprinter(graph, bundle_hash)
+    after_of = {t["name"]: list(t.get("after") or []) for t in tasks}
+
+    def beyond(name: str) -> list[str]:  # ancestors that are not direct predecessors (as ir.Pipeline.ancestors)
+        seen: dict[str, None] = {}
+        frontier = list(after_of.get(name, []))
+        while frontier:
+            nxt: list[str] = []
+            for a in frontier:
+                if a not in seen and a in after_of:
+                    seen[a] = None
+                    nxt.extend(after_of[a])
+            frontier = nxt
+        return [a for a in seen if a not in after_of.get(name, [])]
+
     for t in sorted(tasks, key=lambda t: bool(t.get("is_finalizer"))):
         short = t["name"]
         is_fin = bool(t.get("is_finalizer"))
         after = list(t.get("after") or [])
-        cond = predecessor_condition(t.get("when"))
+        cond = t["when_sql"] if "when_sql" in t else predecessor_condition(t.get("when"))
         for a in after:  # dagv1 prepends one clause per branch predecessor, in the order they are added
             if kinds.get(a) == "branch":
                 clause = branch_condition(full[a], short)
@@ -171,9 +194,11 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
                 branch_after=[a for a in after if kinds.get(a) == "branch"],
                 compute={"pool": compute["pool"], "instances": compute["instances"]} if compute else None,
                 module=modules.get(t.get("step") or ""), stage=g.get("stage"), timeout_ms=t.get("timeout_ms"),
+                ancestors=beyond(short), branch_ancestors=[a for a in beyond(short) if kinds.get(a) == "branch"],
             )
             definition = f"python:{fingerprint(spec)}"
-            detail = {k: v for k, v in spec.items() if k not in ("task", "pipeline", "after", "branch_after")}
+            detail = {k: v for k, v in spec.items() if k not in ("task", "pipeline", "after", "branch_after", "ancestors",
+                                                                 "branch_ancestors")}
             detail.update(packages=graph["packages"], imports=graph["imports"], stage=graph["stage"])
             comment = t.get("comment")
         serverless = bool(t.get("serverless"))
@@ -188,9 +213,14 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
             "warehouse": warehouse,
             "serverless_size": t.get("serverless_size"),
             "timeout_ms": t.get("timeout_ms"),
-            "session_parameters": t.get("session_parameters") or {},
+            "session_parameters": {**(t.get("session_parameters") or {}), **_levels(t)},
             "comment": comment,
             "state": "started",
+            "serverless_min_size": t.get("serverless_min_size"),
+            "serverless_max_size": t.get("serverless_max_size"),
+            "target_completion_s": t.get("target_completion_s"),
+            "success_integration": t.get("success_integration"),
+            "execute_as_user": t.get("execute_as_user"),
         }), detail)
     return state
 
@@ -241,7 +271,8 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
                 "error_integration": getattr(t, "error_integration", None),
                 "session_parameters": getattr(t, "session_parameters", None) or {},
                 "comment": user_comment,
-                "state": t.state if deployed else ("started" if sched else None),
+                "state": t.state if deployed else ("started" if sched or getattr(t, "condition", None) else None),
+                "condition": getattr(t, "condition", None),
             }), settings_mark=settings_mark(getattr(t, "comment", None)))
             continue
         if not sf.startswith(root + "$"):
@@ -269,10 +300,19 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
             "session_parameters": getattr(t, "session_parameters", None) or {},
             "comment": user_comment,
             "state": t.state if deployed else "started",
+            "serverless_min_size": getattr(t, "serverless_task_min_statement_size", None),
+            "serverless_max_size": getattr(t, "serverless_task_max_statement_size", None),
+            "target_completion_s": _seconds(getattr(t, "target_completion_interval", None)),
+            "success_integration": getattr(t, "success_integration", None),
+            "execute_as_user": getattr(t, "execute_as_user", None),
         }), settings_mark=settings_mark(getattr(t, "comment", None)))))
     for sf, ts in _topo(rest):
         state.tasks[sf] = ts
     return state
+
+
+def _seconds(value: Any) -> int | None:
+    return int(value.total_seconds()) if isinstance(value, timedelta) else value
 
 
 def _topo(items: list[tuple[str, TaskState]]) -> list[tuple[str, TaskState]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagc import ir
 from dagc.frontend.checks.context import Checker, TaskSource, rule
+from dagc.limits import LIMITS, SERVERLESS_SIZES
 
 CODES = {
     "DAGC304": "the finalizer is a branch",
@@ -11,7 +12,9 @@ CODES = {
     "DAGC313": "params on a sql task",
     "DAGC503": "both warehouse and serverless",
     "DAGC504": "compute on a task that is not a step task",
+    "DAGC510": "serverless sizing or target completion Snowflake would refuse",
 }
+_SIZES = list(SERVERLESS_SIZES)
 
 
 @rule("task", "DAGC304", "DAGC306")
@@ -25,6 +28,12 @@ def one_kind(ctx: Checker, src: TaskSource) -> None:
                 "step: a registered Python step; sql: a SQL body; branch: a step choosing a child", key=True)
     if src.finalizer and src.task.kind is ir.TaskKind.BRANCH:
         ctx.err("DAGC304", "the finalizer cannot be a branch: it has no children", src.path, key=True)
+    if src.finalizer:  # the schema refuses these on a finalizer; a template it extends may still bring them
+        for key in ("after", "when", "if", "matrix"):
+            if key in src.spec:
+                ctx.err("DAGC304", f"the finalizer cannot have `{key}:` (it runs after every other task, whatever "
+                        "happened)", src.path + (key,), "take it out of the template, or use another template",
+                        key=True)
 
 
 @rule("task", "DAGC313")
@@ -41,3 +50,17 @@ def compute_settings(ctx: Checker, src: TaskSource) -> None:
                 "a task runs either on a warehouse or serverless: remove one", key=True)
     if src.spec.get("compute") and src.task.kind is not ir.TaskKind.STEP:
         ctx.err("DAGC504", "compute: runs a step as an ML Job; it needs a step task", src.path + ("compute",), key=True)
+
+
+@rule("task", "DAGC510")
+def serverless_sizing(ctx: Checker, src: TaskSource) -> None:
+    t = src.task
+    spath = src.path + ("serverless",)
+    low, high = t.serverless_min_size, t.serverless_max_size
+    if low and high and _SIZES.index(low) > _SIZES.index(high):
+        ctx.err("DAGC510", f"serverless min_size {low} is larger than max_size {high}", spath + ("min_size",))
+    if t.target_completion_s is not None:
+        lim = LIMITS["target_completion_interval"]
+        if not lim.holds(t.target_completion_s):
+            ctx.err("DAGC510", f"target_completion of {t.target_completion_s} s is outside "
+                    f"{lim.low} s..{lim.high:,} s", spath + ("target_completion",))
