@@ -191,8 +191,11 @@ def holder(state_dir: Path) -> Holder:
 
 
 @contextlib.contextmanager
-def connect(state_dir: Path) -> Iterator[Any]:
-    """A DuckDB cursor on the warehouse file with PUBLIC as the current schema, waiting out other holders."""
+def connect(state_dir: Path, *, read_only: bool = False) -> Iterator[Any]:
+    """A DuckDB cursor on the warehouse file with PUBLIC as the current schema, waiting out other holders.
+
+    read_only is accepted for callers that only read; the connection is the same shared one (a
+    DuckDB read-only open would still conflict with a writer, and it takes the same lock)."""
     h = holder(state_dir)
     with h.lock:
         if h.con is None:
