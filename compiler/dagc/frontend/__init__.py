@@ -63,6 +63,7 @@ def _check(
     from dagc.frontend.registry import load_registry
 
     spath = str(path)
+    schema.reset_suggestions()
     text, diags = yamlload.read_text(spath)
     if text is None:
         return None, diags
@@ -96,9 +97,6 @@ def _check(
     pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths),
                                     {"secrets": secrets, "missing_secrets": missing_secrets, "refs": refs})
     diags += bdiags
-    from dagc.frontend.rules import run_all
-
-    diags += run_all(doc, data, registry, pipeline)
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)
 
