@@ -177,7 +177,17 @@ def plan_remote(want: Desired, schema: Any, *, bundle_staged: Callable[[], bool]
         uploads = [] if bundle_staged() else want.uploads()
     else:
         uploads = want.uploads() if any(_is_python(want, c) for c in changes) else []
-    return Plan(want.pipeline.name, changes, uploads, against="deployed graph", actual=actual)
+    return Plan(want.pipeline.name, changes, uploads, against="deployed graph", actual=actual,
+                **packages_of(want.pipeline))
+
+
+def packages_of(pipeline: ir.Pipeline) -> dict[str, Any]:
+    """Plan fields: the effective and the declared packages of a pipeline's Python tasks (none: SQL only)."""
+    from dagc.snowflake.packaging import needs_bundle, pipeline_packages
+
+    if not needs_bundle(pipeline):
+        return {}
+    return {"packages": pipeline_packages(pipeline), "declared_packages": list(pipeline.packages)}
 
 
 def plan_against_manifest(pipeline: ir.Pipeline, manifest_path: Path) -> Plan:
@@ -192,12 +202,14 @@ def plan_against_manifest(pipeline: ir.Pipeline, manifest_path: Path) -> Plan:
     except ValueError as exc:
         raise DagcError(f"{manifest_path}: not JSON ({exc})") from None
     new = build_manifest(pipeline)
-    return Plan(pipeline.name, diff(from_manifest(new), from_manifest(old)), against=str(manifest_path))
+    return Plan(pipeline.name, diff(from_manifest(new), from_manifest(old)), against=str(manifest_path),
+                **packages_of(pipeline))
 
 
 def plan_create_all(want: Desired) -> Plan:
     """Offline `deploy --dry-run`: no deployed graph to compare with, so everything is created."""
-    return Plan(want.pipeline.name, diff(want.state, None), want.uploads(), against="nothing (offline: no connection)")
+    return Plan(want.pipeline.name, diff(want.state, None), want.uploads(), against="nothing (offline: no connection)",
+                **packages_of(want.pipeline))
 
 
 def _is_python(want: Desired, change: Change) -> bool:
