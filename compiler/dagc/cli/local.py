@@ -164,15 +164,11 @@ def _pipeline_name(arg: str) -> str:
     """A pipeline argument is a file (read its `name:` cheaply) or already a name."""
     p = Path(arg)
     if p.is_file():
-        import yaml
+        from dagc.frontend.load import read_document
 
-        try:
-            doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-            if isinstance(doc, dict) and isinstance(doc.get("name"), str):
-                return str(doc["name"])
-        except (OSError, yaml.YAMLError):
-            pass
-        return p.stem
+        doc, _ = read_document(str(p))  # the front end's limits: a hostile file cannot stall or crash this
+        name = doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
+        return name if isinstance(name, str) else p.stem
     return arg
 
 

@@ -64,11 +64,8 @@ def _check(
 
     spath = str(path)
     schema.reset_suggestions()
-    text, diags = yamlload.read_text(spath)
-    if text is None:
-        return None, diags
-    doc, diags = yamlload.load(spath, text)
-    if diags:
+    doc, diags = yamlload.read_document(spath)
+    if doc is None:
         return None, diags
     data = doc.data
     if not isinstance(data, dict):
@@ -105,11 +102,8 @@ def environments_of(path: str | Path) -> list[str]:
     """The environment names a file declares (cheaply, for validating every overlay)."""
     from dagc.frontend import load as yamlload
 
-    text, _ = yamlload.read_text(str(path))
-    if text is None:
-        return []
-    doc, diags = yamlload.load(str(path), text)
-    envs = doc.data.get("environments") if not diags and isinstance(doc.data, dict) else None
+    doc, _ = yamlload.read_document(str(path))
+    envs = doc.data.get("environments") if doc is not None and isinstance(doc.data, dict) else None
     return [str(e) for e in envs] if isinstance(envs, dict) else []
 
 

@@ -72,6 +72,19 @@ def _too_big(path: str) -> Diagnostic:
                  path, 1, 1, hint="keep large data in tables or stages and refer to it by name")
 
 
+def read_document(path: str) -> tuple[Document | None, list[Diagnostic]]:
+    """Read and parse one YAML file with every limit this module keeps; None and why when it cannot be.
+
+    The one way dagc reads a user's YAML (pipelines, included templates, scenario files), so each
+    reader gets the same refusals (non-regular files, size, depth, aliases) and positions.
+    """
+    text, diags = read_text(path)
+    if text is None:
+        return None, diags
+    doc, diags = load(path, text)
+    return (None if diags else doc), diags
+
+
 def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     """Read a regular file as UTF-8 within the size limit; report bad bytes by line and column.
 

@@ -75,11 +75,8 @@ def load_suite(path: str | Path) -> tuple[Suite | None, list[Diagnostic]]:
     from dagc.frontend.schema import did_you_mean
 
     spath = str(path)
-    text, diags = yamlload.read_text(spath)
-    if text is None:
-        return None, diags
-    doc, diags = yamlload.load(spath, text)
-    if diags:
+    doc, diags = yamlload.read_document(spath)
+    if doc is None:
         return None, diags
     data = doc.data
     if not isinstance(data, dict):
