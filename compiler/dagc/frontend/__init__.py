@@ -63,6 +63,7 @@ def _check(
     from dagc.frontend.registry import load_registry
 
     spath = str(path)
+    schema.reset_suggestions()
     text, diags = yamlload.read_text(spath)
     if text is None:
         return None, diags
@@ -95,9 +96,6 @@ def _check(
         diags += registry.diagnostics
     pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths))
     diags += bdiags
-    from dagc.frontend.rules import run_all
-
-    diags += run_all(doc, data, registry, pipeline)
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)
 
