@@ -43,20 +43,6 @@ class HistoryRow:
         return d
 
 
-def config_line(config: dict[str, Any], marked: Iterable[str] = ()) -> str:
-    """A run's effective config on one line, values set for the run marked `(--set)`; the logical
-    date on a line of its own. The same text as the local `dagc status` (dagc.engine.view)."""
-    from dagc.configcodec import LOGICAL_DATE, SIDECAR
-
-    over = set(marked)
-    parts = [f"{k}={v!r}" + (" (--set)" if k in over else "")
-             for k, v in sorted(config.items()) if k not in (SIDECAR, LOGICAL_DATE)]
-    line = "config  " + (", ".join(parts) or "(empty)")
-    if LOGICAL_DATE in config:
-        line += f"\nlogical date  {config[LOGICAL_DATE]}"
-    return line
-
-
 def _config_fields(config: dict[str, Any] | None, marked: Iterable[str]) -> dict[str, Any]:
     from dagc.configcodec import LOGICAL_DATE
 

@@ -186,7 +186,7 @@ def render_report(rep: RunReport, *, retry_hint: bool = True) -> str:
              f"state {rep.run.state}" + (f"  scheduled {rep.run.scheduled_time:%Y-%m-%d %H:%M:%S}" if rep.run.scheduled_time else "")
              + (f"  completed {rep.run.completed_time:%Y-%m-%d %H:%M:%S}" if rep.run.completed_time else "")]
     if rep.run.config is not None:
-        from dagc.ops.history import config_line
+        from dagc.snowflake.runs import config_line
 
         lines.append(config_line(rep.run.config, rep.run.set_keys))  # as the local status shows it
     for t in rep.tasks:

@@ -178,6 +178,20 @@ def set_keys(config: dict[str, Any] | None, base: dict[str, Any] | None) -> tupl
                         if k not in (SIDECAR, LOGICAL_DATE) and (k not in base or base[k] != v or type(base[k]) is not type(v))))
 
 
+def config_line(config: dict[str, Any], marked: Iterable[str] = ()) -> str:
+    """A run's effective config on one line, values set for the run marked `(--set)`; the logical
+    date on a line of its own. The same text as the local `dagc status` (dagc.engine.view)."""
+    from dagc.configcodec import LOGICAL_DATE, SIDECAR
+
+    over = set(marked)
+    parts = [f"{k}={v!r}" + (" (--set)" if k in over else "")
+             for k, v in sorted(config.items()) if k not in (SIDECAR, LOGICAL_DATE)]
+    line = "config  " + (", ".join(parts) or "(empty)")
+    if LOGICAL_DATE in config:
+        line += f"\nlogical date  {config[LOGICAL_DATE]}"
+    return line
+
+
 def assemble(rows: Iterable[HistoryRow], root: str, base_config: dict[str, Any] | None = None,
              ) -> tuple[list[GraphRun], dict[RunKey, list[TaskOutcome]]]:
     """Graph runs (one per group and attempt) and their task outcomes, from one query's rows.
