@@ -180,6 +180,21 @@ def _append(state_dir: Path, n: int) -> None:
     tables.release(state_dir)
 
 
+def _recorded(state_dir: Path, pipeline: str, timeout: float = 60.0) -> None:
+    """Wait until the run started in a thread is in the state store (it noted its stream offset first)."""
+    from dagc.engine.state import StateStore
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if StateStore(state_dir, readonly=True).latest_run(pipeline) is not None:
+                return
+        except Exception:  # noqa: BLE001 - the state database is not there yet
+            pass
+        time.sleep(0.02)
+    raise AssertionError("the run never started")
+
+
 def _triggered(project: Path, **sets):
     (project / "pipelines" / "fresh.yaml").write_text(TRIGGERED)
     return _pipeline(project, "fresh.yaml", **sets)
@@ -240,6 +255,7 @@ def test_a_triggered_pipeline_with_data_is_skipped_while_its_run_runs(project):
     s = _tsched(project, [_pipeline(project, "fresh.yaml")])
     _append(project / "st", 1)
     s.tick(T0)
+    _recorded(project / "st", "fresh")  # the run noted its stream offset when it was recorded
     _append(project / "st", 1)  # more data while the first run runs
     for t in (60, 65, 70):
         s.tick(T0 + t * SEC)
