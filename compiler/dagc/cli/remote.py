@@ -187,7 +187,7 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tupl
             return 0
         _warn_if_retry_is_lost(result, schema, session, p)
         upload = (lambda: upload_bundle(session, want.bundle, p.stage, p.name)) if want.bundle is not None else None
-        res = d.apply(want, schema, result, upload=upload,
+        res = d.apply(want, schema, result, upload=upload, session=session,
                       log=(lambda s: click.echo(f"  {s}")) if fmt == "text" else (lambda s: None))
         if fmt == "json":
             from dagc.redact import redact_data, secrets_of

@@ -51,9 +51,14 @@ class LocalBackend:
                 "pipeline": self.pipeline, "task": self.task, "run_id": self.run_id})
         return self._models
 
-    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
+    def notify(self, subject: str, message: str, *, integration: str | None = None,
+               recipients: "str | list[str] | None" = None) -> None:
+        from dagc.runtime.context import MAX_SUBJECT, recipient_list
+
+        to = recipient_list(recipients)  # recorded as Snowflake would send them (see SnowflakeBackend.notify)
         Notifier(self.state_dir, webhook_url=self.webhook_url, secrets=self.secrets).send(
-            subject, message, integration=integration, pipeline=self.pipeline, task=self.task, run_id=self.run_id)
+            subject[:MAX_SUBJECT] if to else subject, message, integration=integration, recipients=to,
+            pipeline=self.pipeline, task=self.task, run_id=self.run_id)
 
     def close(self, persist: bool = True) -> None:
         """End of the step: write tables the Snowpark session saved back to DuckDB, release files."""

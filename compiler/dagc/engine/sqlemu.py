@@ -345,6 +345,7 @@ class SqlRunner:
             return
         if fn == "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION":
             message = integration = email_subject = None
+            recipients: list[str] = []
             for a in args:
                 inner = a.expression if isinstance(a, exp.Dot) else a
                 name = str(inner.name).upper() if isinstance(inner, exp.Anonymous) else ""
@@ -354,6 +355,10 @@ class SqlRunner:
                     integration = self.evaluate(inner.expressions[0], where) if inner.expressions else None
                     if len(inner.expressions) > 1:
                         email_subject = self.evaluate(inner.expressions[1], where)
+                    if len(inner.expressions) > 2:  # the To: line: ARRAY_CONSTRUCT('a@x', ...)
+                        to = inner.expressions[2]
+                        items = to.expressions if isinstance(to, (exp.Array, exp.Anonymous)) else [to]
+                        recipients = [r for r in (self.evaluate(e, where) for e in items) if r]
                 elif name in NOTIFICATION_WRAPPERS:
                     message = self.evaluate(inner.expressions[0], where) if inner.expressions else ""
                 elif isinstance(inner, exp.Anonymous) and name:
@@ -368,9 +373,9 @@ class SqlRunner:
             job = self.job or {}
             subject = email_subject or f"dagc: {job.get('pipeline', '')}.{job.get('task', '')}".rstrip(".")
             if self.backend is not None:
-                self.backend.notify(subject, message, integration=integration)
+                self.backend.notify(subject, message, integration=integration, recipients=recipients or None)
             else:
-                Notifier(self.state_dir).send(subject, message, integration=integration)
+                Notifier(self.state_dir).send(subject, message, integration=integration, recipients=recipients)
             return
         raise DagcError(f"{where}: CALL {fn} is not supported by the local engine",
                         "supported: SYSTEM$SEND_SNOWFLAKE_NOTIFICATION, SYSTEM$SET_RETURN_VALUE")

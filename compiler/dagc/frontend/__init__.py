@@ -94,7 +94,8 @@ def _check(
     registry = load_registry(find_project_root(spath)) if with_steps else None
     if registry is not None:
         diags += registry.diagnostics
-    pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths))
+    pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths),
+                                    {"secrets": secrets, "missing_secrets": missing_secrets, "refs": refs})
     diags += bdiags
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)

@@ -48,6 +48,7 @@ class Document:
     data: Any = None
     values: dict[Path, Pos] = field(default_factory=dict)  # where the value at a path starts
     keys: dict[Path, Pos] = field(default_factory=dict)  # where the key naming a path starts
+    included: dict[str, str] = field(default_factory=dict)  # text of each `include:`d file (Pos.file), for carets
 
     def pos(self, path: Path, *, key: bool = False) -> Pos:
         """The best position for a path: its key or value, else the nearest enclosing one."""
@@ -364,13 +365,17 @@ def locate(doc: Document, path: Path, offset: int, value: str) -> Pos:
 
     Walks the scalar's source the way YAML reads it (plain, 'single' or "double" quoted, `|` and
     `>` block scalars), so a caret can point inside a string even when quotes, escapes or a block
-    moved it. If the source does not decode to `value` (a template rendered it, or it came from
-    an overlay), the position of the scalar itself is returned.
+    moved it. A string that came from an `include:`d file (Pos.file) is read in that file's text
+    (Document.included). If the source does not decode to `value` (a template rendered it, or it
+    came from an overlay), the position of the scalar itself is returned.
     """
     start = doc.values.get(tuple(path))
     if start is None:
         return doc.pos(path)
-    lines = doc.text.splitlines()
+    source = doc.included.get(start.file) if start.file and start.file != doc.path else doc.text
+    if source is None:
+        return start
+    lines = source.splitlines()
     if start.line - 1 >= len(lines):
         return start
     mapped = _scalar_chars(lines, start.line - 1, start.col - 1)
@@ -380,9 +385,9 @@ def locate(doc: Document, path: Path, offset: int, value: str) -> Pos:
         if not mapped:
             return start
         _, line, col = mapped[-1]
-        return Pos(line, col + 1 + (offset - len(mapped)))
+        return Pos(line, col + 1 + (offset - len(mapped)), 0, start.file)
     _, line, col = mapped[offset]
-    return Pos(line, col)
+    return Pos(line, col, 0, start.file)
 
 
 def _scalar_chars(lines: list[str], row: int, col: int) -> list[tuple[str, int, int]] | None:

@@ -357,6 +357,27 @@ def render(doc: Document, data: dict[str, Any], environment: str | None, *, secr
         _STATE.reset(token)
 
 
+def render_included(doc: Document, data: Any, variables: Any, environment: str | None, *,
+                    secrets: set[str] | None = None, missing_secrets: str = "error",
+                    refs: dict[str, Any] | None = None) -> tuple[Any, list[Diagnostic]]:
+    """Render an `include:`d file (`doc` is that file) with the including pipeline's rendered `vars`
+    and environment, in the same sandbox and with the same secret handling as `render`.
+
+    An included file has no `vars:` of its own: a template shared between pipelines reads the
+    variables of whichever pipeline includes it. Errors are reported at the included file's lines.
+    """
+    if not has_templates(data):
+        return data, []
+    state = _State(secrets if secrets is not None else set(), [] if missing_secrets == "warn" else None, refs)
+    token = _STATE.set(state)
+    try:
+        diags: list[Diagnostic] = []
+        ctx = {"environment": environment, "vars": variables if isinstance(variables, dict) else {}}
+        return _walk(doc, data, (), ctx, diags), diags
+    finally:
+        _STATE.reset(token)
+
+
 def _render(doc: Document, data: dict[str, Any], environment: str | None) -> tuple[dict[str, Any], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     raw_vars = data.get("vars") if isinstance(data.get("vars"), dict) else {}

@@ -45,9 +45,13 @@ __all__ = ["FAMILIES", "RULES", "Rule", "build"]
 
 
 def build(doc: Document, data: dict[str, Any], registry: Registry | None, environment: str | None,
-          pruned: frozenset[Path] = frozenset()) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
-    """The IR of a schema-valid document and every diagnostic the rules report about it."""
-    ctx = Checker(doc, data, registry, environment, pruned)
+          pruned: frozenset[Path] = frozenset(), templating: dict[str, Any] | None = None,
+          ) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
+    """The IR of a schema-valid document and every diagnostic the rules report about it.
+
+    `templating` is how the pipeline was rendered (secrets, missing_secrets, refs), so the
+    templates in its `include:`d files render the same way."""
+    ctx = Checker(doc, data, registry, environment, pruned, templating=dict(templating or {}))
     pipeline = build_pipeline(ctx)
     if pipeline is not None:
         for r in rules("ir"):

@@ -40,6 +40,7 @@ class Checker:
     diags: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)  # task -> the YAML path it was declared at
     reported_cycles: set[frozenset[str]] = field(default_factory=set)  # template cycles already reported
+    templating: dict[str, Any] = field(default_factory=dict)  # how `include:`d files render (template.render_included)
 
     def source_path(self, task: str) -> Path:
         return self.sources.get(task, ("tasks", task))

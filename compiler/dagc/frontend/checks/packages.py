@@ -63,7 +63,7 @@ def check(p: Any, reg: Any) -> list[Diagnostic]:
     found: dict[tuple[str, int, int, str], list[str]] = {}
     for t in python:
         info = reg[t.step]
-        for imp in step_imports(root, info.file, info.function):
+        for imp in _walk(reg, root, info.file, info.function):
             top = imp.name.split(".")[0]
             if top in RUNTIME_MODULES or top in local or top in sys.stdlib_module_names:
                 continue
@@ -89,3 +89,18 @@ def check(p: Any, reg: Any) -> list[Diagnostic]:
     return out
 
 
+# The walk depends only on the step files, which the registry object stands for (load_registry
+# returns the same object while no file under steps/ changed). `dagc validate` checks the base
+# pipeline and every environment: the walks are done once for all of them.
+_walks: dict[tuple[str, str], list[Any]] = {}
+_walks_of: list[Any] = [None]
+
+
+def _walk(reg: Any, root: Path, file: str, function: str) -> list[Any]:
+    if _walks_of[0] is not reg:
+        _walks.clear()
+        _walks_of[0] = reg
+    key = (file, function)
+    if key not in _walks:
+        _walks[key] = step_imports(root, file, function)
+    return _walks[key]
