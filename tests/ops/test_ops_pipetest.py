@@ -235,3 +235,79 @@ def test_an_unknown_scenario_name_is_a_usage_error(project):
         """)
     r = dagc("test", str(f), "-k", "nope", cwd=project)
     assert r.returncode == 2 and "no scenario named 'nope'" in r.stderr
+
+
+# -- expect_returns: what a task returned --------------------------------------------------------------
+def test_expect_returns_passes_on_a_subset_and_fails_at_the_value_that_differs(project):
+    from dagc.pipetest.run import run_file
+
+    f = _write(project, "tiny.test.yaml", """
+        pipeline: tiny.yaml
+        scenarios:
+          right:
+            expect_returns:
+              gate: small
+              small: {label: small, config: {size: 3, nested: {flag: true}}}
+          wrong:
+            set: {size: 9}
+            expect: {run: SUCCEEDED}
+            expect_returns:
+              gate: big
+              big: {label: big, config: {size: 8}}
+              small: {label: small}
+        """)
+    res = run_file(f)
+    by = {s.name: s for s in res.scenarios}
+    assert by["right"].passed, [d.message for d in by["right"].failures]
+    fails = by["wrong"].failures
+    assert [d.code for d in fails] == ["DAGC812", "DAGC812"]
+    line, col = _line_col(f, "size: 8}")
+    assert (fails[0].line, fails[0].col) == (line, col + 6)  # at the 8, not at the task
+    assert fails[0].message == "scenario 'wrong': big.config.size: expected 8, got 9"
+    assert '"label": "big"' in fails[0].hint  # what the task did return
+    line, col = _line_col(f, "{label: small}")
+    assert (fails[1].line, fails[1].col) == (line, col)
+    assert "expected task small to return" in fails[1].message and "ended SKIPPED" in fails[1].message
+    assert "branch gate chose 'big'" in fails[1].hint
+
+
+def test_expect_returns_cli_output_is_positioned(project):
+    f = _write(project, "tiny.test.yaml", """
+        pipeline: tiny.yaml
+        scenarios:
+          a:
+            expect_returns: {first: {label: nope}}
+        """)
+    r = dagc("test", str(f), cwd=project)
+    line, col = _line_col(f, "nope")
+    assert r.returncode == 1
+    assert f"{f}:{line}:{col}: error[DAGC812]: scenario 'a': first.label: expected \"nope\", got \"\"" in r.stdout
+
+
+def test_expect_returns_is_checked_before_anything_runs(project):
+    from dagc.pipetest.spec import load_suite
+
+    f = _write(project, "bad.test.yaml", """
+        pipeline: tiny.yaml
+        scenarios:
+          a: {expect_returns: {frist: 1}}
+          b: {expect_returns: 3}
+          c: {expect_retruns: {first: 1}}
+        """)
+    _, diags = load_suite(f)
+    got = {(d.code, d.line, d.col) for d in diags}
+    assert ("DAGC803", *_line_col(f, "frist")) in got
+    assert ("DAGC801", *_line_col(f, "3}")) in got  # not a mapping
+    assert ("DAGC801", *_line_col(f, "expect_retruns")) in got
+    assert any("expect_returns" in (d.hint or "") for d in diags if d.line == _line_col(f, "expect_retruns")[0])
+
+
+def test_return_values_match_by_value_not_by_look():
+    from dagc.pipetest.run import mismatch
+
+    assert mismatch({"a": 1}, {"a": 1.0, "extra": [1]}) is None  # a subset; 1 == 1.0
+    assert mismatch({"a": True}, {"a": 1}) == (("a",), "expected true, got 1")  # a bool is not a number
+    assert mismatch([1, {"b": 2}], [1, {"b": 3, "c": 0}]) == ((1, "b"), "expected 2, got 3")
+    assert mismatch([1], [1, 2]) == ((), "expected [1], got [1, 2]")  # lists: whole, in order
+    assert mismatch({"a": {"b": 1}}, {"a": "x"})[0] == ("a",)
+    assert mismatch(None, None) is None and mismatch("pass", "fail") == ((), 'expected "pass", got "fail"')

@@ -153,3 +153,115 @@ def test_cli_refuses_pipelines_without_a_schedule(project):
     (project / "pipelines" / "tiny.yaml").write_text(text)
     r = dagc("schedule", str(project / "pipelines" / "tiny.yaml"), cwd=project)
     assert r.returncode == 2 and "has a `schedule:`" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- triggered pipelines (`trigger: {stream, min_interval}`) ------------------------------------------
+SEC = timedelta(seconds=1)
+TRIGGERED = '''
+name: fresh
+trigger: {stream: RAW.EVENTS_STREAM, min_interval: 60s}
+streams: {RAW.EVENTS_STREAM: RAW.EVENTS}
+suspend_after_failures: 2
+config: {fail_file: ""}
+tasks:
+  first: {step: stamp}
+  check: {step: fail_on, after: [first]}
+'''
+
+
+def _append(state_dir: Path, n: int) -> None:
+    """Rows arriving in the stream's table (the local warehouse), as a loader would add them."""
+    from dagc.engine import tables
+
+    with tables.connect(state_dir) as con:
+        con.execute('CREATE TABLE IF NOT EXISTS "EVENTS" (id INTEGER)')
+        start = con.execute('SELECT COUNT(*) FROM "EVENTS"').fetchone()[0]
+        con.execute('INSERT INTO "EVENTS" SELECT range FROM range(?, ?)', [start, start + n])
+    tables.release(state_dir)
+
+
+def _recorded(state_dir: Path, pipeline: str, timeout: float = 60.0) -> None:
+    """Wait until the run started in a thread is in the state store (it noted its stream offset first)."""
+    from dagc.engine.state import StateStore
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if StateStore(state_dir, readonly=True).latest_run(pipeline) is not None:
+                return
+        except Exception:  # noqa: BLE001 - the state database is not there yet
+            pass
+        time.sleep(0.02)
+    raise AssertionError("the run never started")
+
+
+def _triggered(project: Path, **sets):
+    (project / "pipelines" / "fresh.yaml").write_text(TRIGGERED)
+    return _pipeline(project, "fresh.yaml", **sets)
+
+
+def _tsched(project, pipelines, **kw):
+    from dagc.ops.localsched import engine_probe
+
+    st = project / "st"
+    return LocalScheduler(pipelines, now=T0, runner=engine_runner(project, st, parallelism=1),
+                          has_data=engine_probe(st), trigger_poll=5, **kw)
+
+
+def test_a_triggered_pipeline_runs_only_after_data_arrives_and_at_most_every_min_interval(project):
+    s = _tsched(project, [_triggered(project)])
+    st = project / "st"
+    for t in (0, 5, 10):  # no table yet, then nothing new: no run
+        s.tick(T0 + t * SEC)
+    assert not [e for e in s.events if e.kind == "started"]
+    _append(st, 3)  # data arrives between ticks
+    s.tick(T0 + 20 * SEC)
+    s.wait_idle(T0 + 20 * SEC)
+    for t in (25, 30, 35):  # the success consumed the stream: nothing new, no run
+        s.tick(T0 + t * SEC)
+    _append(st, 2)
+    for t in (40, 50, 60, 70, 79):  # data waits: the previous start was at 20 s, min_interval 60 s
+        s.tick(T0 + t * SEC)
+    assert len([e for e in s.events if e.kind == "started"]) == 1
+    s.tick(T0 + 80 * SEC)
+    s.wait_idle(T0 + 80 * SEC)
+    for t in (140, 200, 260):  # consumed again: nothing more, however long it waits
+        s.tick(T0 + t * SEC)
+    started = [e for e in s.events if e.kind == "started"]
+    finished = [e for e in s.events if e.kind == "finished"]
+    assert [e.fire_time for e in started] == [T0 + 20 * SEC, T0 + 80 * SEC]
+    assert [e.state for e in finished] == ["SUCCEEDED", "SUCCEEDED"]
+    assert s.next_wakeup() == T0 + 265 * SEC  # idle: probed every trigger_poll seconds
+
+
+def test_a_failed_triggered_run_keeps_its_data_retries_after_min_interval_then_suspends(project, tmp_path):
+    bad = tmp_path / "fail.txt"
+    bad.write_text(T0.date().isoformat())
+    s = _tsched(project, [_triggered(project, fail_file=str(bad))])
+    _append(project / "st", 1)
+    for t in (0, 30, 60, 90, 120, 180):
+        s.tick(T0 + t * SEC)
+        s.wait_idle(T0 + t * SEC)
+    kinds = [(e.kind, e.fire_time) for e in s.events if e.kind in ("started", "suspended")]
+    assert kinds == [("started", T0), ("started", T0 + 60 * SEC), ("suspended", None)]  # not at 30 s: min_interval
+    assert [e.state for e in s.events if e.kind == "finished"] == ["FAILED", "FAILED"]
+    assert s.finished() and s.next_wakeup() is None
+
+
+def test_a_triggered_pipeline_with_data_is_skipped_while_its_run_runs(project):
+    marker = project / "go"
+    text = TRIGGERED.replace("  check:", f'  slow: {{step: wait_for, params: {{marker: "{marker}", seconds: 60}}}}\n  check:')
+    (project / "pipelines" / "fresh.yaml").write_text(text)
+    s = _tsched(project, [_pipeline(project, "fresh.yaml")])
+    _append(project / "st", 1)
+    s.tick(T0)
+    _recorded(project / "st", "fresh")  # the run noted its stream offset when it was recorded
+    _append(project / "st", 1)  # more data while the first run runs
+    for t in (60, 65, 70):
+        s.tick(T0 + t * SEC)
+    marker.write_text("")
+    s.wait_idle(T0 + 71 * SEC)
+    s.tick(T0 + 75 * SEC)  # the first run consumed only what it saw at its start: the new row triggers
+    s.wait_idle(T0 + 75 * SEC)
+    assert [(e.kind, e.fire_time) for e in s.events if e.kind != "finished"] == [
+        ("started", T0), ("skipped", T0 + 60 * SEC), ("started", T0 + 75 * SEC)]  # one skip noted, not three

@@ -26,7 +26,7 @@ BANNER = ("dagc schedule runs pipelines on this machine on their schedules, with
 @state_dir_option
 def schedule(pipelines: tuple[str, ...], env: str | None, max_runs: int | None, time_scale: float,
              parallelism: int | None, state_dir: str | None) -> int:
-    """Keep running: start each pipeline on its schedule (cron or interval) on the local engine.
+    """Keep running: start each pipeline on its schedule (cron, interval, or `trigger:` stream) locally.
 
     PIPELINES are files or folders (default: pipelines/); pipelines without a schedule are left out.
     Ctrl-C or SIGTERM stops cleanly: no new runs, runs in flight finish; twice stops at once.
@@ -40,13 +40,14 @@ def schedule(pipelines: tuple[str, ...], env: str | None, max_runs: int | None, 
     from dagc.diagnostics import UsageError
     from dagc.engine.project import find_project_root, load_pipeline, state_dir_for
     from dagc.ops.cron import describe
-    from dagc.ops.localsched import LocalScheduler, ScaledClock, engine_runner, serve
+    from dagc.ops.localsched import LocalScheduler, ScaledClock, engine_probe, engine_runner, serve
 
     files = _pipeline_files(pipelines)
     loaded = [load_pipeline(f, env) for f in files]
-    scheduled = [p for p in loaded if p.schedule is not None]
+    scheduled = [p for p in loaded if p.schedule is not None or p.trigger is not None]
     if not scheduled:
-        raise UsageError("none of these pipelines has a `schedule:`", "add one (e.g. schedule: 1d), or run it with `dagc run`")
+        raise UsageError("none of these pipelines has a `schedule:` or a `trigger:`",
+                         "add one (e.g. schedule: 1d), or run it with `dagc run`")
     root = find_project_root(files[0])
     sdir = state_dir_for(root, state_dir)
     if time_scale <= 0:
@@ -54,12 +55,17 @@ def schedule(pipelines: tuple[str, ...], env: str | None, max_runs: int | None, 
     clock = ScaledClock(time_scale)
     click.echo(BANNER)
     sched = LocalScheduler(scheduled, now=clock.now(), runner=engine_runner(root, sdir, parallelism=parallelism),
-                           on_event=_print_event, max_runs=max_runs)
+                           on_event=_print_event, max_runs=max_runs, has_data=engine_probe(sdir))
     for e in sched.entries.values():
+        if e.triggered:
+            t = e.pipeline.trigger
+            click.echo(f"  {e.pipeline.name}: when stream {t.stream} has data, at most every "
+                       f"{t.min_interval_s or 30} s, overlap {getattr(e.pipeline.overlap, 'value', 'none')}")
+            continue
         click.echo(f"  {e.pipeline.name}: {describe(e.pipeline.schedule)}, overlap "
                    f"{getattr(e.pipeline.overlap, 'value', 'none')}; first run {e.next_fire:%Y-%m-%d %H:%M:%S} UTC")
     for p in loaded:
-        if p.schedule is None:
+        if p.schedule is None and p.trigger is None:
             click.echo(f"  {p.name}: no schedule, left out")
     stop = threading.Event()
     signals = {"n": 0}

@@ -9,7 +9,7 @@ The same row type serves local runs, so both targets print the same table and JS
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -31,6 +31,9 @@ class HistoryRow:
     first_error: str | None
     task_attempts: int = 0  # task runs in this attempt (retried tasks count each time)
     failed_tasks: int = 0
+    config: dict[str, Any] | None = None  # the run's effective config, flat (None: not known)
+    set_keys: list[str] = field(default_factory=list)  # keys set for this run (--set / USING CONFIG)
+    logical_date: str | None = None  # a backfill's (or a scheduled run's) logical date, ISO 8601
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -38,6 +41,14 @@ class HistoryRow:
             d[k] = d[k].isoformat() if d[k] else None
         d["run_id"], d["first_failed_task"] = self.run, self.first_error_task  # the local JSON's names, kept
         return d
+
+
+def _config_fields(config: dict[str, Any] | None, marked: Iterable[str]) -> dict[str, Any]:
+    from dagc.configcodec import LOGICAL_DATE
+
+    date = (config or {}).get(LOGICAL_DATE)
+    return {"config": dict(config) if config is not None else None, "set_keys": sorted(marked),
+            "logical_date": str(date) if date else None}
 
 
 def _aware(t: Any) -> datetime | None:
@@ -73,7 +84,8 @@ def snowflake_rows(source: Any, pipeline: str, *, with_tasks: bool = True) -> li
             scheduled_at=_aware(run.scheduled_time), started_at=started, ended_at=ended,
             duration_s=(ended - started).total_seconds() if started and ended else None,
             first_error_task=short_name(first.task) if first else None, first_error=first.error if first else None,
-            task_attempts=sum(int(t.attempt or 1) for t in tasks), failed_tasks=sum(1 for t in tasks if t.state.startswith("FAILED"))))
+            task_attempts=sum(int(t.attempt or 1) for t in tasks), failed_tasks=sum(1 for t in tasks if t.state.startswith("FAILED")),
+            **_config_fields(getattr(run, "config", None), getattr(run, "set_keys", ()))))
     return sorted(out, key=lambda r: (r.started_at or r.scheduled_at or datetime.min.replace(tzinfo=timezone.utc), r.run),
                   reverse=True)
 
@@ -88,7 +100,8 @@ def local_rows(store: Any, pipeline: str | None, limit: int) -> list[HistoryRow]
             scheduled_at=_aware(r.scheduled_at), started_at=_aware(r.started_at), ended_at=_aware(r.ended_at),
             duration_s=r.duration, first_error_task=r.first_failed_task, first_error=r.first_error,
             task_attempts=sum(1 for a in mine if a.started_at is not None),
-            failed_tasks=sum(1 for a in mine if a.state == "FAILED")))
+            failed_tasks=sum(1 for a in mine if a.state == "FAILED"),
+            **_config_fields(r.config, ((r.sets or {}).get("set") or {}).keys())))
     return out
 
 
@@ -123,12 +136,20 @@ def filtered(rows: Iterable[HistoryRow], *, states: set[str] | None = None, sinc
     return out[:limit] if limit else out
 
 
+def _set_text(r: HistoryRow) -> str:
+    """The table's short form of the config: only what was set for the run, and its logical date."""
+    parts = [f"{k}={(r.config or {}).get(k)!r}" for k in r.set_keys]
+    if r.logical_date:
+        parts.append(f"logical date {r.logical_date[:19]}")
+    return ", ".join(parts)
+
+
 def render_table(rows: list[HistoryRow]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     t = Table()
-    for col in ("run", "pipeline", "state", "attempt", "started", "duration", "tasks", "first error"):
+    for col in ("run", "pipeline", "state", "attempt", "started", "duration", "tasks", "set for the run", "first error"):
         t.add_column(col)
     for r in rows:
         when = r.started_at or r.scheduled_at
@@ -136,5 +157,5 @@ def render_table(rows: list[HistoryRow]) -> None:
             if r.first_error_task else ""
         t.add_row(r.run, r.pipeline, r.state, str(r.attempt), f"{when:%Y-%m-%d %H:%M:%S}" if when else "",
                   f"{r.duration_s:.1f}s" if r.duration_s is not None else "",
-                  f"{r.task_attempts}" + (f" ({r.failed_tasks} failed)" if r.failed_tasks else ""), err[:100])
+                  f"{r.task_attempts}" + (f" ({r.failed_tasks} failed)" if r.failed_tasks else ""), _set_text(r), err[:100])
     Console(width=180).print(t)

@@ -10,7 +10,13 @@ production scheduler; this one follows its rules so that what you see here is wh
 - suspend after N consecutive failed runs (`suspend_after_failures:`, Snowflake's default 10);
   a success resets the count;
 - intervals are anchored where the scheduler started (Snowflake anchors them when the root task is
-  resumed); cron schedules fire at the cron times of their time zone.
+  resumed); cron schedules fire at the cron times of their time zone;
+- triggered pipelines (`trigger: {stream, min_interval}`) start when their stream has data (the
+  engine's stream offsets, as `dagc run --if-triggered` checks them), at most once per
+  `min_interval` (USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS, default 30 s) counted from the
+  previous start; the same overlap and suspend rules apply. A run that succeeds consumes the
+  stream; one that fails does not, so the data triggers the next try (and the failure count).
+  Between starts the stream is probed every `trigger_poll` scheduler seconds.
 
 The loop is `tick(now)`: reap finished runs, then start what is due. Time comes from an injected
 clock, so tests drive it with explicit times and no sleeping; the CLI drives it with the wall
@@ -30,6 +36,8 @@ from typing import Any, Callable
 from dagc.ops.cron import fire_times
 
 SNOWFLAKE_DEFAULT_SUSPEND_AFTER = 10  # SUSPEND_TASK_AFTER_NUM_FAILURES' default
+SNOWFLAKE_DEFAULT_TRIGGER_INTERVAL_S = 30  # USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS' default
+TRIGGER_POLL_S = 5.0  # how often (scheduler seconds) an idle triggered pipeline's stream is probed
 
 
 @dataclass
@@ -53,6 +61,8 @@ class Entry:
     consecutive_failures: int = 0
     suspended: bool = False
     runs: int = 0
+    triggered: bool = False  # started by its stream (`trigger:`), not by a schedule
+    skip_noted: bool = False  # a triggered pipeline's overlap skip is reported once per run in flight
 
 
 @dataclass
@@ -64,22 +74,27 @@ class Flight:
 
 
 Runner = Callable[[Any, datetime], Any]  # (pipeline, logical date) -> engine RunResult
+Probe = Callable[[Any], bool]  # pipeline -> does its trigger stream have data now?
 
 
 class LocalScheduler:
     def __init__(self, pipelines: list[Any], *, now: datetime, runner: Runner,
-                 on_event: Callable[[SchedEvent], None] = lambda e: None, max_runs: int | None = None) -> None:
+                 on_event: Callable[[SchedEvent], None] = lambda e: None, max_runs: int | None = None,
+                 has_data: Probe | None = None, trigger_poll: float = TRIGGER_POLL_S) -> None:
         self.entries: dict[str, Entry] = {}
         self.runner = runner
         self.on_event = on_event
         self.max_runs = max_runs
+        self.has_data = has_data
+        self.trigger_poll = timedelta(seconds=trigger_poll)
         self.events: list[SchedEvent] = []
         self.stopping = False
         for p in pipelines:
-            if p.schedule is None:
-                continue
-            first = next(iter(fire_times(p.schedule, now, anchor=now)))
-            self.entries[p.name] = Entry(p, first, now)
+            if p.schedule is not None:
+                first = next(iter(fire_times(p.schedule, now, anchor=now)))
+                self.entries[p.name] = Entry(p, first, now)
+            elif getattr(p, "trigger", None) is not None and has_data is not None:
+                self.entries[p.name] = Entry(p, now, triggered=True)  # probed at once
 
     # -- the loop body -----------------------------------------------------------------------
     def tick(self, now: datetime) -> None:
@@ -88,6 +103,9 @@ class LocalScheduler:
             return
         for name, e in self.entries.items():
             if e.suspended or now < e.next_fire or self._done(e):
+                continue
+            if e.triggered:
+                self._tick_triggered(e, now)
                 continue
             due = e.next_fire
             upcoming = fire_times(e.pipeline.schedule, now, anchor=self._anchor(e))
@@ -126,6 +144,25 @@ class LocalScheduler:
         self._emit(SchedEvent("stopping", "*", now, detail="no new runs; runs in flight finish"))
 
     # -- internals ---------------------------------------------------------------------------
+    def _tick_triggered(self, e: Entry, now: datetime) -> None:
+        """Start a triggered pipeline if its stream has data; its min_interval has passed (tick checks)."""
+        assert self.has_data is not None
+        if not self.has_data(e.pipeline):
+            e.next_fire = now + self.trigger_poll
+            return
+        if e.running and not self._overlap_allowed(e):
+            if not e.skip_noted:
+                e.skip_noted = True
+                self._emit(SchedEvent("skipped", e.pipeline.name, now, now, detail=(
+                    "the stream has data but the previous run is still running (overlap: none); "
+                    "checked again after it")))
+            e.next_fire = now + self.trigger_poll
+            return
+        interval = e.pipeline.trigger.min_interval_s or SNOWFLAKE_DEFAULT_TRIGGER_INTERVAL_S
+        e.next_fire = now + timedelta(seconds=interval)  # min_interval counts from this start
+        e.skip_noted = False
+        self._start(e, now, now)
+
     def _done(self, e: Entry) -> bool:
         return self.max_runs is not None and e.runs >= self.max_runs
 
@@ -188,6 +225,17 @@ class LocalScheduler:
     def _emit(self, ev: SchedEvent) -> None:
         self.events.append(ev)
         self.on_event(ev)
+
+
+def engine_probe(state_dir: Path) -> Probe:
+    """A triggered pipeline's stream has data: the engine's own check (`dagc run --if-triggered`)."""
+
+    def probe(pipeline: Any) -> bool:
+        from dagc.engine.api import triggered
+
+        return triggered(pipeline, state_dir)
+
+    return probe
 
 
 def engine_runner(project_root: Path, state_dir: Path, *, parallelism: int | None = None) -> Runner:

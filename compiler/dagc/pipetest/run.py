@@ -3,8 +3,12 @@
 A scenario is one `dagc run`: the pipeline loaded with the file's env and vars plus the
 scenario's `set:` and `vars:`, fixture tables written into the fresh local warehouse first,
 `returns:` stubs and `fail:` injections handed to the engine. A failed expectation is a
-Diagnostic (DAGC810) at the `expect:` entry that did not hold, so editors and CI annotate the
-line.
+Diagnostic at the entry that did not hold, so editors and CI annotate the line: DAGC810 for a
+state (`expect:`), DAGC812 for a return value (`expect_returns:`, at the first value that differs).
+
+A return value matches when it equals the expected one, except that an expected mapping only
+names the keys it cares about (real return values carry timestamps, table names, metrics nobody
+wants to pin); lists match element by element; 1 and 1.0 are equal, true and 1 are not.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ def run_scenario(suite: Suite, sc: Scenario, *, parallelism: int | None = 1) -> 
     from dagc.engine.api import run_pipeline
     from dagc.engine.project import find_project_root, load_pipeline
     from dagc.engine.tables import DuckTables
+    from dagc.runtime.returns import decode_return
 
     started = time.monotonic()
     result = ScenarioResult(suite.path, sc.name, sc.line, False, 0.0)
@@ -111,9 +116,65 @@ def run_scenario(suite: Suite, sc: Scenario, *, parallelism: int | None = 1) -> 
         result.failures.append(Diagnostic(
             "DAGC810", f"scenario {sc.name!r}: expected {what} {want}, got {got}", suite.path, line, col,
             hint=(_first_line(why) if why else _why_not(task, run))))
+    for task, want in sc.expect_returns.items():
+        view = run.tasks.get(task)
+        if view is None or view.state != "SUCCEEDED":
+            line, col = sc.returns_pos[(task,)]
+            result.failures.append(Diagnostic(
+                "DAGC812", f"scenario {sc.name!r}: expected task {task} to return {_show(want)}, but it "
+                f"{'did not run' if view is None else 'ended ' + view.state} and returned nothing", suite.path, line, col,
+                hint=_first_line(errors[task]) if task in errors else _why_not(task, run)))
+            continue
+        # a branch task's value is its case, as `returns:` stubs it (Snowflake sees the successor's name)
+        got = view.branch_case if view.branch_case is not None else decode_return(view.return_value)
+        diff = mismatch(want, got)
+        if diff is None:
+            continue
+        path, what = diff
+        line, col = sc.returns_pos.get((task, *path), sc.returns_pos[(task,)])
+        where = task + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        result.failures.append(Diagnostic(
+            "DAGC812", f"scenario {sc.name!r}: {where}: {what}", suite.path, line, col,
+            hint=f"task {task} returned {_show(got)}"))
     result.passed = not result.failures
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _show(value: Any, limit: int = 300) -> str:
+    import json
+
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _same_scalar(want: Any, got: Any) -> bool:
+    if isinstance(want, bool) or isinstance(got, bool):
+        return type(want) is type(got) and want == got
+    return bool(want == got)
+
+
+def mismatch(want: Any, got: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str] | None:
+    """The first place where `got` does not match `want` (path, what differs), or None."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return path, f"expected a mapping, got {_show(got)}"
+        for k, w in want.items():
+            if k not in got:
+                return path + (k,), f"expected key {k!r}, which the return value does not have"
+            found = mismatch(w, got[k], path + (k,))
+            if found:
+                return found
+        return None
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return path, f"expected {_show(want)}, got {_show(got)}"
+        for i, (w, g) in enumerate(zip(want, got)):
+            found = mismatch(w, g, path + (i,))
+            if found:
+                return found
+        return None
+    return None if _same_scalar(want, got) else (path, f"expected {_show(want)}, got {_show(got)}")
 
 
 def _first_line(text: str) -> str:

@@ -16,6 +16,13 @@ points at its line. Checking needs the pipeline (task names, config keys) but ne
         fail: [train]                # inject a failure: the step is not called
         tables: {...}                # fixtures for this scenario only
         expect: {promote: SKIPPED, alert_gate_failed: SUCCEEDED, run: SUCCEEDED}
+        expect_returns:              # what a task must have returned (a mapping matches a subset)
+          quality_gate: fail
+          summarize: {promoted: false}
+
+`expect_returns:` has the shape of `returns:` (task -> value), so a value seen in a run or written
+as a stub reads the same in both places; it sits beside `expect:` rather than inside it, so
+`expect:` stays a flat task -> state map.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ SUFFIXES = (".test.yaml", ".test.yml")
 TASK_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED", "NOT_EXECUTED")
 RUN_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 TOP_KEYS = ("pipeline", "env", "vars", "tables", "scenarios", "description")
-SCENARIO_KEYS = ("description", "set", "vars", "returns", "fail", "tables", "expect")
+SCENARIO_KEYS = ("description", "set", "vars", "returns", "fail", "tables", "expect", "expect_returns")
 RUN_KEY = "run"  # `expect: {run: FAILED}` is the graph run's state
 
 
@@ -50,6 +57,8 @@ class Scenario:
     tables: dict[str, Any] = field(default_factory=dict)
     expect: dict[str, str] = field(default_factory=dict)
     expect_pos: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (line, col) of its value
+    expect_returns: dict[str, Any] = field(default_factory=dict)  # task -> the value it must have returned
+    returns_pos: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)  # (task, *path) -> (line, col)
 
 
 @dataclass
@@ -154,7 +163,8 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
                       hint=did_you_mean(str(t), tasks) or f"tasks: {', '.join(tasks)}"))
         return False
 
-    for key, attr in (("set", "sets"), ("vars", "vars"), ("returns", "returns"), ("tables", "tables"), ("expect", "expect")):
+    for key, attr in (("set", "sets"), ("vars", "vars"), ("returns", "returns"), ("tables", "tables"), ("expect", "expect"),
+                      ("expect_returns", "expect_returns")):
         v = body.get(key)
         if v is not None and not isinstance(v, dict):
             out.append(_d("DAGC801", f"`{key}:` of scenario {name!r} must be a mapping", doc, base + (key,)))
@@ -187,7 +197,13 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
         out += _check_tables(doc, base + ("tables",), body["tables"])
         sc.tables = dict(body["tables"])
     expect = body.get("expect")
-    if not expect:
+    for t, v in (body.get("expect_returns") or {}).items():
+        if known_task(t, base + ("expect_returns", t), "expect_returns"):
+            sc.expect_returns[str(t)] = v
+            for sub in _subpaths(v):
+                vp = doc.pos(base + ("expect_returns", t) + sub)
+                sc.returns_pos[(str(t),) + sub] = (vp.line, vp.col)
+    if not expect and not sc.expect_returns:
         out.append(_d("DAGC801", f"scenario {name!r} expects nothing: add `expect:` with task states", doc, base,
                       key=True, hint="e.g. expect: {train: SUCCEEDED, run: SUCCEEDED}"))
     for t, state in (expect or {}).items():
@@ -203,6 +219,18 @@ def _scenario(doc: Any, name: str, body: Any, tasks: list[str] | None, pipeline:
         vp = doc.pos(path)
         sc.expect_pos[str(t)] = (vp.line, vp.col)
     return sc, out
+
+
+def _subpaths(v: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into an expected value (for the position of a mismatch)."""
+    out = [prefix]
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out += _subpaths(x, prefix + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            out += _subpaths(x, prefix + (i,))
+    return out
 
 
 def _yaml_text(v: Any) -> str:

@@ -185,6 +185,10 @@ def render_report(rep: RunReport, *, retry_hint: bool = True) -> str:
                  f"  [run_id {rep.run.run_id}]" if rep.run.group_id and rep.run.group_id != rep.run.run_id else ""),
              f"state {rep.run.state}" + (f"  scheduled {rep.run.scheduled_time:%Y-%m-%d %H:%M:%S}" if rep.run.scheduled_time else "")
              + (f"  completed {rep.run.completed_time:%Y-%m-%d %H:%M:%S}" if rep.run.completed_time else "")]
+    if rep.run.config is not None:
+        from dagc.snowflake.runs import config_line
+
+        lines.append(config_line(rep.run.config, rep.run.set_keys))  # as the local status shows it
     for t in rep.tasks:
         lines.append(render_outcome(t))
     first = rep.first_failure()
@@ -244,7 +248,10 @@ def _run_source(pipeline_path: str | Path, connection: str | None, env: str | No
     if source is not None:
         return source, pipeline_name or Path(pipeline_path).stem, None, retries
     pipeline, session, schema, conn = _session_for(pipeline_path, connection, env)
-    return SnowflakeRunSource(schema, session, pipeline.name), pipeline.name, conn, int(pipeline.retries or 0)
+    from dagc.snowflake.runconfig import _flat
+
+    source = SnowflakeRunSource(schema, session, pipeline.name, base_config=_flat(pipeline))  # marks what a run set
+    return source, pipeline.name, conn, int(pipeline.retries or 0)
 
 
 def status(pipeline_path: str | Path, run_id: str | None = None, *, connection: str | None, env: str | None,

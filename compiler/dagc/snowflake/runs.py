@@ -8,6 +8,11 @@ attempt of the same group.
 History comes from INFORMATION_SCHEMA.TASK_HISTORY (7 days) and CURRENT_TASK_GRAPHS, read in one
 query; not from COMPLETE_TASK_GRAPHS, which forgets a run after 60 minutes while RETRY LAST works
 for 14 days. `assemble` turns the rows into runs and task outcomes (pure: tested on recorded rows).
+
+A run's effective config is the CONFIG column of those views (JSON text: the graph's CONFIG with
+the EXECUTE TASK ... USING CONFIG override merged over it, Snowflake's 2023_04 bundle added the
+column). dagc reads it in the same query and names the keys whose value differs from the graph
+config dagc deploys for the pipeline (`set_keys`): the values set for that one run.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class GraphRun:
     group_id: str | None = None  # GRAPH_RUN_GROUP_ID (None in old rows: the run id stands in)
     attempt: int = 1  # ATTEMPT_NUMBER
     query_start_time: datetime | None = None
+    config: dict[str, Any] | None = None  # the run's effective config, flat as Snowflake stores it (None: unknown)
+    set_keys: tuple[str, ...] = ()  # keys set for this run (USING CONFIG): differing from the deployed config
 
     @property
     def key(self) -> RunKey:
@@ -141,15 +148,60 @@ class HistoryRow:
     error: str | None = None
     return_value: str | None = None
     first_error_task: str | None = None
+    config: str | None = None  # CONFIG: JSON text of the run's effective graph config
 
 
-def assemble(rows: Iterable[HistoryRow], root: str) -> tuple[list[GraphRun], dict[RunKey, list[TaskOutcome]]]:
+def parse_config(text: Any) -> dict[str, Any] | None:
+    """CONFIG's JSON text (a VARIANT-like dict from some drivers) -> flat dict; None when absent or not an object."""
+    import json
+
+    if isinstance(text, dict):
+        return dict(text)
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def set_keys(config: dict[str, Any] | None, base: dict[str, Any] | None) -> tuple[str, ...]:
+    """The keys of a run's config whose value is not the deployed one (what USING CONFIG set).
+
+    The logical date (a backfill's) is not among them: it is shown on a line of its own."""
+    if not config or base is None:
+        return ()
+    from dagc.configcodec import LOGICAL_DATE, SIDECAR
+
+    return tuple(sorted(k for k, v in config.items()
+                        if k not in (SIDECAR, LOGICAL_DATE) and (k not in base or base[k] != v or type(base[k]) is not type(v))))
+
+
+def config_line(config: dict[str, Any], marked: Iterable[str] = ()) -> str:
+    """A run's effective config on one line, values set for the run marked `(--set)`; the logical
+    date on a line of its own. The same text as the local `dagc status` (dagc.engine.view)."""
+    from dagc.configcodec import LOGICAL_DATE, SIDECAR
+
+    over = set(marked)
+    parts = [f"{k}={v!r}" + (" (--set)" if k in over else "")
+             for k, v in sorted(config.items()) if k not in (SIDECAR, LOGICAL_DATE)]
+    line = "config  " + (", ".join(parts) or "(empty)")
+    if LOGICAL_DATE in config:
+        line += f"\nlogical date  {config[LOGICAL_DATE]}"
+    return line
+
+
+def assemble(rows: Iterable[HistoryRow], root: str, base_config: dict[str, Any] | None = None,
+             ) -> tuple[list[GraphRun], dict[RunKey, list[TaskOutcome]]]:
     """Graph runs (one per group and attempt) and their task outcomes, from one query's rows.
 
     A run CURRENT_TASK_GRAPHS lists is SCHEDULED or EXECUTING; any other is complete, and its state
     follows its tasks: FAILED if one failed, else CANCELLED if one was cancelled, else SUCCEEDED.
     A retry re-runs only what did not succeed, so attempt N shows, per task, its newest row of any
-    attempt up to N.
+    attempt up to N. The run's config is its root row's CONFIG (else CURRENT_TASK_GRAPHS', else any
+    task row's of that attempt: every task of a graph run sees the same graph config); `base_config`
+    (the flat config dagc deploys) says which keys were set for the run.
     """
     current: dict[RunKey, HistoryRow] = {}
     tasks: dict[str, list[HistoryRow]] = {}
@@ -188,6 +240,9 @@ def assemble(rows: Iterable[HistoryRow], root: str) -> tuple[list[GraphRun], dic
                         key=lambda r: r.completed_time or datetime.max, default=None)
         base = cur if cur is not None else min(mine, key=lambda r: r.query_start_time or r.scheduled_time or datetime.max)
         ends = [r.completed_time for r in mine if r.completed_time is not None]
+        sources = ([r for r in mine if str(r.name).upper() == root_u] + ([cur] if cur is not None else [])
+                   + [r for r in mine if str(r.name).upper() != root_u])
+        config = next((c for c in (parse_config(r.config) for r in sources) if c is not None), None)
         runs.append(GraphRun(
             run_id=str(base.run_id), state=state, scheduled_time=base.scheduled_time,
             completed_time=None if state not in TERMINAL else (max(ends) if ends else base.completed_time),
@@ -195,18 +250,19 @@ def assemble(rows: Iterable[HistoryRow], root: str) -> tuple[list[GraphRun], dic
             first_error_message=(cur.error if cur is not None else None) or (first_err.error if first_err else None),
             group_id=key.group_id, attempt=key.attempt,
             query_start_time=min((r.query_start_time for r in mine if r.query_start_time), default=base.query_start_time),
+            config=config, set_keys=set_keys(config, base_config),
         ))
     return runs, outcomes
 
 
 RUNS_SQL = (
     "select null as name, graph_run_group_id, attempt_number, run_id, state, scheduled_time, query_start_time, "
-    "null as completed_time, first_error_message as error, null as return_value, first_error_task_name "
+    "null as completed_time, first_error_message as error, null as return_value, first_error_task_name, config "
     "from table({db}.information_schema.current_task_graphs(root_task_name => ?)) "
     "where database_name = ? and schema_name = ? "
     "union all "
     "select name, graph_run_group_id, attempt_number, run_id, state, scheduled_time, query_start_time, "
-    "completed_time, error_message, return_value, null "
+    "completed_time, error_message, return_value, null, config "
     "from table({db}.information_schema.task_history("
     "scheduled_time_range_start => dateadd('day', -7, current_timestamp()), result_limit => 10000)) "
     "where database_name = ? and schema_name = ? and (name = ? or startswith(name, ?))"
@@ -218,7 +274,7 @@ class SnowflakeRunSource:
 
     Identifiers are compared the way Snowflake stores them: `@ml.prod.stage` names schema PROD."""
 
-    def __init__(self, schema: Any, session: Any, dag_name: str) -> None:
+    def __init__(self, schema: Any, session: Any, dag_name: str, base_config: dict[str, Any] | None = None) -> None:
         from dagc.snowflake.names import canon, sql_ident
 
         self.schema = schema
@@ -227,6 +283,7 @@ class SnowflakeRunSource:
         self.db_sql = sql_ident(str(schema.database.name))
         self.db, self.sc, self.root = canon(str(schema.database.name)), canon(str(schema.name)), canon(dag_name)
         self._tasks: dict[RunKey, list[TaskOutcome]] = {}
+        self.base_config = base_config  # the flat graph config dagc deploys: marks what a run set
         self.queries = 0
 
     def rows(self) -> list[HistoryRow]:
@@ -235,10 +292,11 @@ class SnowflakeRunSource:
                                params=[self.root, self.db, self.sc, self.db, self.sc, self.root, f"{self.root}$"]).collect()
         return [HistoryRow(name=r[0], group_id=str(r[1] if r[1] is not None else r[3]), attempt=int(r[2] or 1),
                            run_id=str(r[3]), state=str(r[4]).upper(), scheduled_time=r[5], query_start_time=r[6],
-                           completed_time=r[7], error=r[8], return_value=r[9], first_error_task=r[10]) for r in got]
+                           completed_time=r[7], error=r[8], return_value=r[9], first_error_task=r[10],
+                           config=r[11] if len(r) > 11 else None) for r in got]
 
     def graph_runs(self) -> list[GraphRun]:
-        runs, self._tasks = assemble(self.rows(), self.root or self.dag)
+        runs, self._tasks = assemble(self.rows(), self.root or self.dag, self.base_config)
         return runs
 
     def task_runs(self, key: RunKey) -> list[TaskOutcome]:
