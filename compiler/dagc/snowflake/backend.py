@@ -19,6 +19,15 @@ def _quote_literal(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def _identifier(name: str) -> str:
+    """An unquoted identifier, refused unless it is one (it is interpolated into DDL)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name or ""):
+        raise ValueError(f"table name {name!r} is not a plain identifier")
+    return name.upper()
+
+
 class SnowflakeTables:
     def __init__(self, session: Any) -> None:
         self.s = session
@@ -51,6 +60,23 @@ class SnowflakeTables:
         except Exception:  # noqa: BLE001 - statements without a result set
             df.collect()
             return None
+
+    # Set-based work (the same three methods as dagc.engine.tables.DuckTables): the statement runs
+    # on the task's warehouse; only the row count or a small result comes back.
+
+    def create_table_as(self, name: str, select_sql: str) -> int:
+        """CREATE OR REPLACE TABLE name AS <select_sql>; returns the new table's row count."""
+        self.s.sql(f"create or replace table {_identifier(name)} as {select_sql}").collect()
+        return int(self.s.sql(f"select count(*) from {_identifier(name)}").collect()[0][0])
+
+    def query(self, select_sql: str) -> Any:
+        """The small result of one SELECT as a pandas frame."""
+        return self.s.sql(select_sql).to_pandas()
+
+    def read_batches(self, select_sql: str, batch_rows: int = 500_000) -> Any:
+        """The rows of one SELECT as pandas frames, batch by batch (Snowpark's to_pandas_batches)."""
+        del batch_rows  # Snowflake sizes the result batches itself
+        yield from self.s.sql(select_sql).to_pandas_batches()
 
 
 class SnowflakeModels:
