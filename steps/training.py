@@ -36,15 +36,25 @@ def load_source(ctx: StepContext, rows: int = 50000, seed: int = 7) -> dict:
         ctx.log.info("source table %s exists; not generating data", source)
         return {"source_table": source, "created": False, "summary": f"{source} exists"}
 
-    from steps.ml.data import generate_source
+    from steps.ml.data import source_batches
 
+    # Streamed: one batch of applications in memory at a time. The applications go to a staging
+    # table first and become the source in one statement at the end, so a half-finished load
+    # never looks like a loaded source (the source's existence means "loaded").
+    staging = f"{source}_LOADING"
+    targets = {"county_economics": setting(ctx, "economics_table"), "credit_reports": setting(ctx, "credit_table"),
+               "applications": staging}
+    written: dict[str, int] = {}
     with clear_errors("load_source"):
-        data = generate_source(int(rows), int(seed))
-    written = {}
-    for key, table in (("county_economics", setting(ctx, "economics_table")),
-                       ("credit_reports", setting(ctx, "credit_table")),
-                       ("applications", source)):  # the source last: its existence means "loaded"
-        written[table] = ctx.tables.write(table, data[key])
+        for kind, df in source_batches(int(rows), int(seed)):
+            table = targets[kind]
+            mode = "append" if table in written else "overwrite"
+            written[table] = written.get(table, 0) + ctx.tables.write(table, df, mode=mode)
+    from steps.ml.sqlfeatures import ident
+
+    written[source] = ctx.tables.create_table_as(source, f"SELECT * FROM {ident(staging)}")
+    written.pop(staging)
+    ctx.tables.drop(staging)
     ctx.log.info("generated %s", written)
     return {"source_table": source, "created": True, "rows": written,
             "summary": f"generated {written[source]:,} applications"}

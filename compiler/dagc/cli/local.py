@@ -93,6 +93,11 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
     sdir = state_dir_for(root, state_dir)
     fmt = "json" if as_json else "text"
     order = [t.name for t in p.all_tasks()]
+    if fmt == "text" and not quiet:
+        from dagc.engine.view import compute_notes
+
+        for line in compute_notes(p):
+            click.echo(line)
     result = execute_with_view(
         lambda obs: run_pipeline(p, project_root=root, state_dir=sdir, sets=set_map, var_sets=var_map, only=only,
                                  from_task=from_task, fail_tasks=fail_tasks, parallelism=parallelism,

@@ -131,7 +131,11 @@ def _staged_check(session: Any, want: Any) -> Any:
             rows = session.sql(f"LIST {target.rsplit('/', 1)[0]}/").collect()
         except Exception:  # noqa: BLE001 - an empty directory or a stage we cannot list yet
             return False
-        return any(str(r[0]).endswith("/" + want.bundle.name) for r in rows)
+        if not any(str(r[0]).endswith("/" + want.bundle.name) for r in rows):
+            return False
+        from dagc.snowflake.mljob import payloads_staged  # native ML Job payloads: uploaded with the bundle
+
+        return payloads_staged(session, want.dag)
 
     return staged
 
@@ -189,7 +193,13 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], connection: st
             if fmt == "text":
                 click.echo("dry run: nothing was changed")
             return 0
-        upload = (lambda: upload_bundle(session, want.bundle, p.stage, p.name)) if want.bundle is not None else None
+        def upload() -> bool:
+            from dagc.snowflake.mljob import upload_payloads
+
+            bundle_uploaded = upload_bundle(session, want.bundle, p.stage, p.name)
+            return bool(upload_payloads(session, want.dag, want.bundle)) or bundle_uploaded
+
+        upload = upload if want.bundle is not None else None  # type: ignore[assignment]
         res = d.deploy(want, schema, upload=upload, bundle_staged=staged,
                        log=(lambda s: click.echo(f"  {s}")) if fmt == "text" else (lambda s: None))
         if fmt == "json":

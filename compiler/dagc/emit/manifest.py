@@ -54,7 +54,7 @@ def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> di
         "warehouse": t.warehouse,
         "serverless": t.serverless,
         "serverless_size": t.serverless_size,
-        "compute": {"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
+        "compute": t.compute.to_json() if t.compute else None,
         "timeout_ms": t.timeout_ms,
         "comment": t.comment,
         "session_parameters": ir.thaw(t.session_parameters),
@@ -141,7 +141,7 @@ def load_manifest(m: dict[str, Any]) -> ir.Pipeline:
             name=t["name"], kind=ir.TaskKind(t["kind"]), step=t["step"], params=ir.freeze(t["params"]), sql=t["sql"],
             cases=ir.freeze(t["cases"]), after=tuple(t["after"]), when=ir.Condition(t["when"]),
             warehouse=t["warehouse"], serverless=t["serverless"], serverless_size=t["serverless_size"],
-            compute=ir.Compute(pool=c["pool"], instances=c["instances"]) if c else None, timeout_ms=t["timeout_ms"],
+            compute=ir.Compute.from_json(c) if c else None, timeout_ms=t["timeout_ms"],
             comment=t["comment"], session_parameters=ir.freeze(t["session_parameters"]), is_finalizer=t["is_finalizer"],
         )
 

@@ -200,3 +200,14 @@ def print_runs(runs: list[RunRecord], stream: IO[str] | None = None) -> None:
         table.add_row(r.run_id, r.pipeline, f"[{STYLE.get(r.state, '')}]{r.state}[/]", fmt_time(r.started_at),
                       fmt_duration(r.duration), r.first_failed_task or "")
     console.print(table)
+
+
+def compute_notes(pipeline: Any) -> list[str]:
+    """One line per `compute:` task: it runs in-process here, and where it would run on Snowflake."""
+    out = []
+    for t in pipeline.all_tasks():
+        c = getattr(t, "compute", None)
+        if c is not None:
+            out.append(f"{t.name}: runs in-process here; on Snowflake a native ML Job on {c.pool} x {c.instances}"
+                       + (" (distributed training: more than one node)" if c.instances > 1 else ""))
+    return out

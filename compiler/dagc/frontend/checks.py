@@ -9,7 +9,7 @@ that can never run. Every problem is collected; nothing stops at the first.
 from __future__ import annotations
 
 import graphlib
-from typing import Any
+from typing import Any, Mapping
 
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
@@ -168,9 +168,11 @@ class _Checker:
             if kind is not ir.TaskKind.STEP:
                 self.err("DAGC504", "compute: runs a step as an ML Job; it needs a step task", path + ("compute",), key=True)
             self.name_setting(c.get("pool"), path + ("compute", "pool"))
-            compute = ir.Compute(pool=str(c.get("pool")), instances=int(c.get("instances", 1)))
+            compute = self.compute(c, path + ("compute",))
         timeout = self.duration(spec.get("timeout", defaults.get("timeout")),
                                 path + ("timeout",) if "timeout" in spec else ("defaults", "timeout"))
+        if compute is not None and compute.timeout_ms is not None:
+            self.job_within_task(compute.timeout_ms, timeout, path + ("compute", "timeout"))
         sess = spec.get("session_parameters", defaults.get("session_parameters")) or {}
         self.session_params(sess, path + ("session_parameters",))
         return ir.Task(
@@ -372,6 +374,44 @@ class _Checker:
         if ms > MAX_TIMEOUT_MS:
             self.err("DAGC509", f"timeout {value!r} is longer than Snowflake's maximum of 24h", path)
         return ms
+
+    def compute(self, c: Mapping[str, Any], path: Path) -> ir.Compute:
+        """`compute:`: an ML Job on a compute pool, with the settings of snowflake.ml.jobs `@remote`."""
+        for i, name in enumerate(c.get("external_access_integrations") or ()):
+            self.name_setting(name, path + ("external_access_integrations", i))
+        stage = c.get("stage")
+        if stage is not None and not (str(stage).startswith("@") and QUALIFIED.match(str(stage)[1:].split("/")[0])):
+            self.err("DAGC521", f"compute.stage {stage!r} is not a stage", path + ("stage",),
+                     "write @DATABASE.SCHEMA.STAGE (optionally /a/path)")
+        instances = int(c.get("instances", 1))
+        minimum = c.get("min_instances")
+        if minimum is not None and int(minimum) > instances:
+            self.err("DAGC520", f"compute.min_instances {minimum} is more than instances {instances}",
+                     path + ("min_instances",), "min_instances is how many of the `instances` nodes the job needs to start")
+        return ir.Compute(
+            pool=str(c.get("pool")), instances=instances, min_instances=int(minimum) if minimum is not None else None,
+            stage=str(stage) if stage is not None else None,
+            external_access_integrations=tuple(str(x) for x in c.get("external_access_integrations") or ()),
+            pip_requirements=tuple(str(x) for x in c.get("pip_requirements") or ()),
+            env=ir.freeze({str(k): str(v) for k, v in (c.get("env") or {}).items()}),
+            runtime=str(c["runtime"]) if c.get("runtime") is not None else None,
+            spec_overrides=ir.freeze(dict(c.get("spec_overrides") or {})),
+            timeout_ms=self.duration(c.get("timeout"), path + ("timeout",)),
+        )
+
+    def job_within_task(self, job_ms: int, task_ms: int | None, path: Path) -> None:
+        """An ML Job must end before its task does, or a timed-out task leaves it running on the pool."""
+        limit = task_ms
+        if limit is None:
+            try:
+                limit = duration_ms(self.data.get("timeout")) if self.data.get("timeout") is not None else None
+            except ValueError:
+                return  # reported where the graph timeout is read
+        limit = limit if limit is not None else 3_600_000  # Snowflake's default USER_TASK_TIMEOUT_MS
+        if job_ms >= limit:
+            self.err("DAGC522", f"compute.timeout ({job_ms // 1000} s) is not shorter than the task's timeout "
+                     f"({limit // 1000} s)", path,
+                     "the job must finish before its task times out: lower compute.timeout or raise the task's timeout")
 
     def name_setting(self, value: Any, path: Path) -> None:
         if value is not None and not QUALIFIED.match(str(value)):

@@ -126,6 +126,12 @@ def task_fingerprint(spec: Mapping[str, Any], graph: Mapping[str, Any], bundle_h
     return fingerprinter(graph, bundle_hash)(spec)
 
 
+def ml_job_definition(fingerprint: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A native ML Job task's definition in the state: its fingerprint and job settings (a plan
+    then shows, and diffs, pool, instances, payload, runtime ... one line each)."""
+    return {"native_ml_job": fingerprint, **{k: v for k, v in summary.items() if v not in (None, [], {})}}
+
+
 def marked_comment(comment: str | None, fingerprint: str) -> str:
     marker = f"[{PYTHON_MARKER}{fingerprint}]"
     return f"{comment} {marker}" if comment else marker
@@ -263,10 +269,15 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
                 pipeline=name, environment=manifest.get("environment"), task=short, kind=t["kind"],
                 step=t.get("step"), params=t.get("params") or {}, cases=t.get("cases") or {}, after=after,
                 branch_after=[a for a in after if kinds.get(a) == "branch"],
-                compute={"pool": compute["pool"], "instances": compute["instances"]} if compute else None,
+                compute=dict(compute) if compute else None,
                 module=modules.get(t.get("step") or ""), stage=g.get("stage"), timeout_ms=t.get("timeout_ms"),
             )
             definition = f"python:{fingerprint(spec)}"
+            if compute:  # a native ML Job task: its settings, as the task's CALL text states them
+                from dagc.snowflake.mljob import MLJobTask
+
+                job = MLJobTask(spec, bundle_hash=bundle_hash, warehouse=t.get("warehouse") or g.get("warehouse"))
+                definition = ml_job_definition(fingerprint(spec), job.summary())
             detail = {k: v for k, v in spec.items() if k not in ("task", "pipeline", "after", "branch_after")}
             detail.update(packages=graph["packages"], imports=graph["imports"], stage=graph["stage"])
             comment = t.get("comment")
@@ -346,7 +357,13 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
             short = short.lower()
         user_comment, fp = split_comment(getattr(t, "comment", None))
         definition = getattr(t, "definition", None)
-        if fp is not None:
+        from dagc.snowflake.mljob import is_ml_job_sql
+
+        if fp is not None and is_ml_job_sql(definition):
+            from dagc.snowflake.mljob import summarize_sql
+
+            definition = ml_job_definition(fp, summarize_sql(definition))
+        elif fp is not None:
             definition = f"python:{fp}"
         elif not isinstance(definition, str):
             definition = "python:?"
@@ -516,6 +533,12 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
             if c.action == "create":
                 if f.key == "definition" and str(f.new).startswith("python:"):
                     lines.append(f"      definition: python step (fingerprint {str(f.new)[7:]})")
+                elif f.key == "definition" and isinstance(f.new, Mapping) and "native_ml_job" in f.new:
+                    job = dict(f.new)
+                    lines.append(f"      definition: native ML Job on {job.get('pool')} x {job.get('instances')} "
+                                 f"(CALL SYSTEM$EXECUTE_ML_JOB; fingerprint {job.pop('native_ml_job')})")
+                    if verbose:
+                        lines.extend(f"        {k}: {_fmt(v)}" for k, v in job.items() if k not in ("pool", "instances"))
                 elif f.key != "state" or verbose:
                     lines.append(f"      {f.key}: " + _fmt(f.new).replace("\n", "\n" + " " * (8 + len(f.key))))
             else:
