@@ -1,0 +1,83 @@
+"""Snowflake names (DAGC501, DAGC502): everything that reaches SQL as an identifier is checked here.
+
+A name that does not match is refused before it can reach a statement, so none of them can inject
+SQL. Quoted identifiers are allowed where Snowflake allows them (object names), not for dagc's own
+pipeline and task names, which are joined as `<pipeline>$<task>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagc.frontend.checks.context import Checker, TaskSource, rule
+from dagc.frontend.load import Path
+from dagc.values import PACKAGE, QUALIFIED, STAGE, is_identifier
+
+CODES = {
+    "DAGC501": "pipeline or task name is not a Snowflake identifier",
+    "DAGC502": "object, package, stage or parameter name is not a plain Snowflake name",
+}
+_TASK_HINT = "use letters, digits and underscores, starting with a letter or underscore"
+
+
+@rule("pipeline", "DAGC501")
+def pipeline_and_task_names(ctx: Checker) -> None:
+    name = ctx.data.get("name")
+    if not is_identifier(name):
+        ctx.err("DAGC501", f"pipeline name {name!r} is not a valid Snowflake identifier", ("name",),
+                "use letters, digits and underscores, starting with a letter or underscore (no `$`: dagc uses "
+                "it to join <pipeline>$<task>)")
+    for section in ("tasks", "finally"):
+        for t in ctx.data.get(section) or {}:
+            if not is_identifier(t):  # `2:` or `true:` as a task name is reported here too, then named as text
+                ctx.err("DAGC501", f"task name {t!r} is not a valid Snowflake identifier", (section, t), _TASK_HINT,
+                        key=True)
+
+
+@rule("pipeline", "DAGC502")
+def pipeline_object_names(ctx: Checker) -> None:
+    d = ctx.data
+    for key in ("warehouse", "error_integration"):
+        object_name(ctx, d.get(key), (key,))
+    if d.get("stage") is not None and not STAGE.match(str(d["stage"])):
+        ctx.err("DAGC502", f"stage {d['stage']!r} is not a stage name", ("stage",),
+                "write @DATABASE.SCHEMA.STAGE (optionally /path); quotes, spaces and semicolons are refused")
+    for i, pkg in enumerate(d.get("packages") or []):
+        if not PACKAGE.match(str(pkg)):
+            ctx.err("DAGC502", f"package {pkg!r} is not a package specifier", ("packages", i), "e.g. xgboost or xgboost==2.1.1")
+    for i, imp in enumerate(d.get("imports") or []):
+        if not STAGE.match(str(imp)):
+            ctx.err("DAGC502", f"import {imp!r} is not a stage path", ("imports", i), "e.g. @ML.DEV.DAGC_STAGE/libs/util.zip")
+    session_parameter_names(ctx, d.get("session_parameters"), ("session_parameters",))
+
+
+@rule("task", "DAGC502")
+def task_object_names(ctx: Checker, src: TaskSource) -> None:
+    object_name(ctx, _warehouse_as_written(src), src.path + ("warehouse",))
+    compute = src.spec.get("compute")
+    if compute:
+        object_name(ctx, compute.get("pool"), src.path + ("compute", "pool"))
+        for i, name in enumerate(compute.get("external_access_integrations") or ()):
+            object_name(ctx, name, src.path + ("compute", "external_access_integrations", i))
+    sess = src.spec.get("session_parameters", src.defaults.get("session_parameters")) or {}
+    session_parameter_names(ctx, sess, src.path + ("session_parameters",))
+
+
+def _warehouse_as_written(src: TaskSource) -> Any:
+    """The task's warehouse, or the default's when the task sets neither warehouse nor serverless."""
+    if src.spec.get("warehouse") is None and src.spec.get("serverless") is None:
+        return src.defaults.get("warehouse")
+    return src.spec.get("warehouse")
+
+
+def object_name(ctx: Checker, value: Any, path: Path) -> None:
+    if value is not None and not QUALIFIED.match(str(value)):
+        ctx.err("DAGC502", f"{path[-1]} {value!r} is not a Snowflake object name", path,
+                "use NAME or DATABASE.SCHEMA.NAME; spaces, quotes inside names and semicolons are refused "
+                "(they could inject SQL)")
+
+
+def session_parameter_names(ctx: Checker, value: Any, path: Path) -> None:
+    for k in value or {}:
+        if not is_identifier(k):
+            ctx.err("DAGC502", f"session parameter {k!r} is not a parameter name", path + (k,), key=True)
