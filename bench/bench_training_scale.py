@@ -129,6 +129,7 @@ def child(kind: str, rows: int, env: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="1000000,5000000,10000000", help="comma-separated sizes")
+    ap.add_argument("--only", choices=["dagc", "plain"], help="measure one side only (no ratio)")
     ap.add_argument("--child-plain", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-dagc", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -144,6 +145,10 @@ def main() -> None:
     print(f"training pipeline at scale (cores={os.cpu_count()}, load(1m) at start={os.getloadavg()[0]:.2f})")
     rows_out = []
     for n in sizes:
+        if args.only:
+            r = child(args.only, n, env)
+            print(f"\n{n:,} rows, {args.only} only: " + json.dumps(r))
+            continue
         p = child("plain", n, env)
         d = child("dagc", n, env)
         rows_out.append((n, p, d))

@@ -151,3 +151,22 @@ def test_sql_as_of_and_windows_match_brute_force(scratch, apps, reports):
         else:
             prior = sum(1 for _, dd, cc in apps if cc == county and t - pd.Timedelta(days=30) <= base + pd.Timedelta(days=dd) < t)
             assert f.loc[i, "county_apps_30d"] == prior
+
+
+def test_set_based_statements_fail_clearly(scratch):
+    from dagc.diagnostics import DagcError
+
+    with pytest.raises(DagcError, match="creating table X failed: .*missing_table does not exist"):
+        scratch.create_table_as("X", "SELECT a FROM missing_table")
+    with pytest.raises(DagcError, match="cannot parse the Snowflake SQL"):
+        scratch.query("SELECT FROM WHERE (")
+    with pytest.raises(DagcError, match="query failed"):
+        list(scratch.read_batches("SELECT nope FROM F"))
+    # after a failure the shared connection is back to its defaults, and works
+    assert scratch.query("SELECT current_setting('preserve_insertion_order') AS p").iloc[0, 0] in (True, "true")
+
+
+def test_read_batches_streams_in_the_tables_order(scratch):
+    scratch.create_table_as("SEQ", "SELECT seq4() AS i FROM TABLE(GENERATOR(ROWCOUNT => 2500)) ORDER BY i")
+    sizes = [len(b) for b in scratch.read_batches("SELECT i FROM SEQ", batch_rows=1000)]
+    assert sizes == [1000, 1000, 500]

@@ -292,7 +292,12 @@ def _set_based(con: Any, state_dir: Path, *, keep_order: bool = False) -> Iterat
     tmp = warehouse_dir(state_dir) / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET memory_limit = '{SET_BASED_MEMORY}'")
-    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+    current = con.execute("SELECT current_setting('temp_directory')").fetchone()
+    if not current or str(current[0]).rstrip("/") != tmp.as_posix().rstrip("/"):
+        try:  # DuckDB refuses to move a temporary directory it has already spilled to
+            con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+        except Exception:  # noqa: BLE001 - keep spilling where it already does
+            pass
     con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
     try:
         yield
