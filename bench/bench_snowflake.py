@@ -85,12 +85,13 @@ def count_calls(p: ir.Pipeline, task: str) -> dict[str, int]:
 
     from dagc.emit.snowflake import build_dag
     from dagc.snowflake import deploy as d
-    from dagc.snowflake.recording import RecordingSchema
+    from dagc.snowflake.recording import SHOW_TASKS_OMITS, RecordingSchema
 
     p2 = one_task_change(p, task)
     out: dict[str, int] = {}
 
     schema = RecordingSchema()
+    schema.listing_omits = set(SHOW_TASKS_OMITS)  # a listing shows what SHOW TASKS shows, no task parameters
     d.deploy(d.desired(p, project_root=ROOT), schema, upload=lambda: True)
     schema.reset_calls()
     d.deploy(d.desired(p2, project_root=ROOT), schema, upload=lambda: True)

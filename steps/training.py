@@ -89,13 +89,14 @@ def build_dataset(ctx: StepContext, validation_fraction: float = 0.15, test_frac
     from steps.ml.runs import clear_errors, read, setting, utc
 
     source, credit, econ = _require_tables(ctx, "source_table", "credit_table", "economics_table")
+    as_of = pd.Timestamp(utc(ctx.logical_date)).isoformat()  # what was known at the run's logical date (a backfill's)
     model = setting(ctx, "model_name")
     version = naming.dataset_version(ctx.run_id)
     table = naming.dataset_table(model, version)
     catalog = naming.dataset_catalog(model)
     with clear_errors("build_dataset"):
         warehouse.check_fractions(validation_fraction, test_fraction)
-        warehouse.check_source(ctx.tables, source, credit, econ)
+        warehouse.check_source(ctx.tables, source, credit, econ, as_of=as_of)
 
     def record(info: dict | None) -> None:
         rows = (info or {}).get("rows", {})
@@ -115,7 +116,8 @@ def build_dataset(ctx: StepContext, validation_fraction: float = 0.15, test_frac
     try:
         with clear_errors("build_dataset"):
             info = warehouse.build_dataset(ctx.tables, apps=source, credit=credit, econ=econ, target=table,
-                                           validation_fraction=validation_fraction, test_fraction=test_fraction)
+                                           validation_fraction=validation_fraction, test_fraction=test_fraction,
+                                           as_of=as_of)
     except Exception:
         ctx.tables.drop(table)
         raise
@@ -254,6 +256,7 @@ def promote_model(ctx: StepContext) -> dict:
     else:
         model = train.from_bytes(train.from_frame(read(ctx, ev["model_table"], what="model scratch table")))
         lineage = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "scheduled_at": utc(ctx.scheduled_at).isoformat(),
+                   "logical_date": utc(ctx.logical_date).isoformat(),
                    "dataset_version": ev["dataset_version"], "dataset_table": ev["dataset_table"],
                    "data_end": ev["data_end"], "features": ev["features"], "params": ev["params"],
                    "drift_reference": ev["reference"], "environment": ctx.environment}

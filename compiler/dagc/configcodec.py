@@ -15,6 +15,9 @@ import re
 from typing import Any, Mapping
 
 SIDECAR = "__dagc_json__"
+# The date a run stands for (a backfill's logical date), ISO 8601 with offset; set per run through
+# EXECUTE TASK ... USING CONFIG (or the local engine), read by the runtime into ctx.logical_date.
+LOGICAL_DATE = "__dagc_logical_date__"
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PRIMITIVES = (str, bool, int, float)
 
@@ -83,7 +86,7 @@ def decode_config(flat: Mapping[str, Any] | None) -> dict[str, Any]:
     json_keys = set(filter(None, str(flat.get(SIDECAR, "")).split(",")))
     nested: dict[str, Any] = {}
     for key, value in flat.items():
-        if key == SIDECAR:
+        if key in (SIDECAR, LOGICAL_DATE):
             continue
         if key in json_keys:
             value = json.loads(value)
@@ -93,3 +96,17 @@ def decode_config(flat: Mapping[str, Any] | None) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[leaf] = value
     return nested
+
+
+def logical_date_of(flat: Mapping[str, Any] | None) -> Any:
+    """The run's logical date from its flat config (a timezone-aware datetime), or None."""
+    from datetime import datetime, timezone
+
+    raw = (flat or {}).get(LOGICAL_DATE)
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -97,6 +97,14 @@ Schedule = Cron | Interval
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """A triggered graph: the root runs when `stream` has data, at most every `min_interval_s`."""
+
+    stream: str  # as written (DB.SCHEMA.STREAM or a bare name)
+    min_interval_s: int | None = None  # USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS; None: Snowflake's 30 s
+
+
+@dataclass(frozen=True)
 class Compute:
     """Run the step as an ML Job on a compute pool (Snowflake only; in-process locally)."""
 
@@ -133,6 +141,16 @@ class Compute:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """Where a `{{ secret('NAME', ...) }}` value lives on Snowflake: a SECRET object the task
+    procedures are granted (SECRETS = ('NAME' = object)) through an external access integration."""
+
+    name: str  # what steps ask for (ctx.secret(name)); locally the environment variable
+    object: str  # the Snowflake SECRET object (default: NAME, in the task's schema)
+    integration: str | None = None  # the EXTERNAL ACCESS INTEGRATION that allows it
+
+
+@dataclass(frozen=True)
 class Task:
     name: str  # the YAML name, e.g. "train"; Snowflake name is f"{pipeline.name}${name}" (see snowflake_name)
     kind: TaskKind
@@ -150,6 +168,15 @@ class Task:
     comment: str | None = None
     session_parameters: Mapping[str, Any] = field(default_factory=FrozenDict)
     is_finalizer: bool = False
+    condition: str | None = None  # `if:` as written (dagc.expr); ANDed with `when` and any branch condition
+    serverless_min_size: str | None = None  # SERVERLESS_TASK_MIN_STATEMENT_SIZE
+    serverless_max_size: str | None = None  # SERVERLESS_TASK_MAX_STATEMENT_SIZE
+    target_completion_s: int | None = None  # TARGET_COMPLETION_INTERVAL (serverless tasks)
+    success_integration: str | None = None
+    execute_as_user: str | None = None
+    log_level: str | None = None  # LOG_LEVEL object parameter
+    trace_level: str | None = None  # TRACE_LEVEL object parameter
+    source: str | None = None  # the task it was expanded from (matrix), for messages
     line: int = 0  # where the task is declared, for runtime messages (not part of the manifest)
 
     @property
@@ -176,11 +203,17 @@ class Pipeline:
     error_integration: str | None = None
     session_parameters: Mapping[str, Any] = field(default_factory=FrozenDict)
     comment: str | None = None
+    trigger: Trigger | None = None  # exclusive with schedule
+    streams: Mapping[str, str] = field(default_factory=FrozenDict)  # stream -> the table it watches (local runs)
+    log_level: str | None = None
+    trace_level: str | None = None
     environment: str | None = None  # the --env overlay applied, if any
     source: str = ""  # path of the YAML file
     # secret strings found while rendering (see dagc.redact); outputs mask them. Not in repr, so
     # a log line or traceback that prints the pipeline cannot leak them.
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    # secret value -> where it lives on Snowflake, for values written as {{ secret('NAME') }}
+    secret_refs: Mapping[str, SecretRef] = field(default_factory=FrozenDict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         """The dataclass repr with secret values masked: a log line or traceback must not leak them."""
@@ -211,3 +244,17 @@ class Pipeline:
 
     def snowflake_name(self, task: str) -> str:
         return f"{self.name}${task}"
+
+    def ancestors(self, name: str) -> tuple[str, ...]:
+        """Every task `name` runs after, directly or not, nearest first (breadth-first over `after`)."""
+        by_name = {t.name: t for t in self.tasks}
+        seen: dict[str, None] = {}
+        frontier = list(by_name[name].after) if name in by_name else []
+        while frontier:
+            nxt = []
+            for a in frontier:
+                if a not in seen and a in by_name:
+                    seen[a] = None
+                    nxt.extend(by_name[a].after)
+            frontier = nxt
+        return tuple(seen)

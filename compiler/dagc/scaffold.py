@@ -168,6 +168,7 @@ def init_project(folder: Path, name: str | None = None) -> list[Path]:
         raise UsageError(f"{folder} exists and is not a folder")
     files = {
         folder / "pipelines" / f"{name}.yaml": HELLO_PIPELINE.format(name=name),
+        folder / "pipelines" / "tests" / f"{name}.test.yaml": _scenarios(name),  # `dagc test` (dagc.pipetest)
         folder / "steps" / "__init__.py": STEPS_INIT,
         folder / "steps" / "hello.py": HELLO_STEPS,
         folder / "tests" / f"test_{name}.py": HELLO_TEST.format(name=name),
@@ -190,6 +191,12 @@ def init_project(folder: Path, name: str | None = None) -> list[Path]:
         _write({schema_file: json.dumps(schema, indent=2, ensure_ascii=False) + "\n"})
         written.append(schema_file)
     return written
+
+
+def _scenarios(name: str) -> str:
+    from dagc.pipetest.scaffold import scenario_file
+
+    return scenario_file(name)
 
 
 def new_step(folder: Path, name: str) -> list[Path]:

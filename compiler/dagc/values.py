@@ -14,9 +14,11 @@ QUALIFIED = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
 STAGE = re.compile(rf"^@~?(?:{_PART}(?:\.{_PART}){{0,2}})?(?:/[A-Za-z0-9_./=-]*)?$")
 PACKAGE = re.compile(r"^[A-Za-z0-9_.\-\[\]]+(?:\s*(?:==|>=|<=|>|<|!=|~=)\s*[A-Za-z0-9_.*+!-]+)*$")
 
-MAX_TIMEOUT_MS = 86_400_000  # Snowflake's USER_TASK_TIMEOUT_MS ceiling (24 h)
-MIN_INTERVAL_S = 60  # Snowflake task schedules: at least 1 minute (validate and the emitter agree)
-MAX_INTERVAL_S = 11_520 * 60  # Snowflake caps interval schedules at 11,520 minutes (8 days)
+from dagc.limits import LIMITS  # noqa: E402 (the one table of Snowflake's limits)
+
+MAX_TIMEOUT_MS: int = LIMITS["task_timeout"].high  # type: ignore[assignment]  # USER_TASK_TIMEOUT_MS (7 days)
+MIN_INTERVAL_S: int = LIMITS["schedule_interval"].low  # type: ignore[assignment]  # 10 seconds
+MAX_INTERVAL_S: int = LIMITS["schedule_interval"].high  # type: ignore[assignment]  # 11,520 minutes (8 days)
 
 
 def duration_ms(value: int | str) -> int:

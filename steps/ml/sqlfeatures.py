@@ -120,12 +120,19 @@ features AS (
 )"""
 
 
-def _source(apps: str) -> str:
+def _source(apps: str, as_of: str | None = None) -> str:
     cols = "application_id, applicant_id, event_time, loan_type, loan_purpose, applicant_income, loan_amount, county"
-    return f"SELECT {cols}, {LABEL} FROM {ident(apps)}"
+    cut = ""
+    if as_of:  # a run at a logical date sees only the events before it (a backfill's as-of cut)
+        import pandas as pd
+
+        cut = (f" WHERE CAST(event_time AS TIMESTAMP_NTZ) < "
+               f"CAST({_literal(pd.Timestamp(as_of).isoformat())} AS TIMESTAMP_NTZ)")
+    return f"SELECT {cols}, {LABEL} FROM {ident(apps)}{cut}"
 
 
-def dataset_select(apps: str, credit: str, econ: str, *, validation_fraction: float, test_fraction: float) -> str:
+def dataset_select(apps: str, credit: str, econ: str, *, validation_fraction: float, test_fraction: float,
+                   as_of: str | None = None) -> str:
     """Labelled rows with FEATURES and `split`, ordered by (event_time, application_id).
 
     Pending rows (label NULL) are history the windows count, not training rows. The temporal split
@@ -137,7 +144,7 @@ def dataset_select(apps: str, credit: str, econ: str, *, validation_fraction: fl
     t_cut = 1.0 - float(test_fraction)
     columns = ", ".join(["application_id", "event_time", f"CAST({LABEL} AS INT) AS {LABEL}", "credit_reported_at",
                          "economics_as_of", *FEATURES])
-    return f"""WITH {feature_ctes(_source(apps), credit, econ, labelled=True)},
+    return f"""WITH {feature_ctes(_source(apps, as_of), credit, econ, labelled=True)},
 labelled AS (SELECT * FROM features WHERE {LABEL} IS NOT NULL),
 cuts AS (
   SELECT PERCENTILE_DISC({v_cut!r}) WITHIN GROUP (ORDER BY t_us) AS v_us,

@@ -48,8 +48,9 @@ def check_fractions(validation_fraction: float, test_fraction: float) -> None:
             "too little to train on; keep their sum below 0.9")
 
 
-def check_source(tables: Any, apps: str, credit: str, econ: str) -> dict[str, int]:
-    """Refuse a source that cannot make a dataset, with one aggregate query over it."""
+def check_source(tables: Any, apps: str, credit: str, econ: str, *, as_of: str | None = None) -> dict[str, int]:
+    """Refuse a source that cannot make a dataset, with one aggregate query over it (over the
+    events before `as_of`, when given: what was known at a run's logical date)."""
     have = _require(tables, apps, "applications")
     _require(tables, credit, "credit_reports")
     _require(tables, econ, "county_economics")
@@ -59,12 +60,13 @@ def check_source(tables: Any, apps: str, credit: str, econ: str) -> dict[str, in
     row = tables.query(
         f"SELECT COUNT(*) AS n, COUNT({LABEL}) AS labelled, COUNT_IF({LABEL} = 1) AS positives, "
         f"COUNT_IF({LABEL} = 0) AS negatives, COUNT_IF(event_time IS NULL AND {LABEL} IS NOT NULL) AS no_time, "
-        f"{present} FROM {ident(apps)}").iloc[0]
+        f"{present} FROM {ident(apps)}{before(as_of)}").iloc[0]
     row = {str(k).lower(): int(v) if pd.notna(v) else 0 for k, v in row.items()}
     if row["labelled"] == 0:
         raise ValueError(f"table {apps} has no labelled rows ({row['n']} rows, none with {LABEL} set); nothing to train on")
     if row["positives"] + row["negatives"] < row["labelled"]:
-        bad = tables.query(f"SELECT DISTINCT {LABEL} AS v FROM {ident(apps)} WHERE {LABEL} NOT IN (0, 1) "
+        cut = before(as_of).replace(" WHERE ", " AND ")
+        bad = tables.query(f"SELECT DISTINCT {LABEL} AS v FROM {ident(apps)} WHERE {LABEL} NOT IN (0, 1){cut} "
                            "ORDER BY 1 LIMIT 5")
         values = [float(v) if float(v) != int(v) else int(v) for v in bad.iloc[:, 0]]
         raise ValueError(f"label {LABEL!r} must be 0 or 1; table {apps} also has {values}")
@@ -81,6 +83,13 @@ def check_source(tables: Any, apps: str, credit: str, econ: str) -> dict[str, in
     return row
 
 
+def before(as_of: str | None) -> str:
+    """` WHERE event_time < <as_of>` (Snowflake SQL), or nothing."""
+    if not as_of:
+        return ""
+    return f" WHERE CAST(event_time AS TIMESTAMP_NTZ) < CAST('{pd.Timestamp(as_of).isoformat()}' AS TIMESTAMP_NTZ)"
+
+
 def summarize(tables: Any, table: str) -> pd.DataFrame:
     """Per split: rows, positives, first/last event, and how many rows have each feature."""
     present = ", ".join(f"COUNT({f}) AS n_{f}" for f in FEATURES)
@@ -91,12 +100,15 @@ def summarize(tables: Any, table: str) -> pd.DataFrame:
 
 
 def build_dataset(tables: Any, *, apps: str, credit: str, econ: str, target: str,
-                  validation_fraction: float = 0.15, test_fraction: float = 0.15) -> dict[str, Any]:
-    """Write the dataset table `target` (labelled rows, FEATURES, `split`); return its summary."""
+                  validation_fraction: float = 0.15, test_fraction: float = 0.15,
+                  as_of: str | None = None) -> dict[str, Any]:
+    """Write the dataset table `target` (labelled rows, FEATURES, `split`); return its summary.
+
+    With `as_of` (an ISO time) only events before it are used, as a run at that logical date saw them."""
     check_fractions(validation_fraction, test_fraction)
-    check_source(tables, apps, credit, econ)
+    check_source(tables, apps, credit, econ, as_of=as_of)
     tables.create_table_as(target, dataset_select(apps, credit, econ, validation_fraction=validation_fraction,
-                                                  test_fraction=test_fraction))
+                                                  test_fraction=test_fraction, as_of=as_of))
     s = summarize(tables, target)
     rows = {name: int(s.loc[name, "n"]) if name in s.index else 0 for name in SPLITS}
     empty = [name for name, n in rows.items() if n == 0]

@@ -19,6 +19,7 @@ def test_every_code_is_documented_and_tested():
     assert used - documented == set(), "undocumented codes"
     assert documented - used == set(), "documented codes that no check emits"
     tested = _codes_in(Path(__file__).parent, "test_*.py") | _codes_in(ROOT / "tests" / "sweep", "test_*.py")
+    tested |= _codes_in(ROOT / "tests" / "ops", "test_*.py")  # scenario files (dagc test): DAGC8xx
     assert used - tested == set(), "codes without a test"
 
 

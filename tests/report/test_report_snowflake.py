@@ -31,8 +31,8 @@ class Recorded:
     def graph_runs(self) -> list[GraphRun]:
         return list(self.runs)
 
-    def task_runs(self, run_id: str) -> list[TaskOutcome]:
-        return list(self.tasks.get(run_id, []))
+    def task_runs(self, key) -> list[TaskOutcome]:  # an operate.RunKey (group id, attempt)
+        return list(self.tasks.get(key.group_id, []))
 
     def execute(self, *, retry_last: bool = False) -> None:  # pragma: no cover - a report never executes
         raise AssertionError("a report must not start a run")

@@ -26,6 +26,7 @@ def no_connection(tmp_path: Path, monkeypatch) -> Path:
             monkeypatch.delenv(k)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / ".snowflake"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # the connector's fallback directory, under HOME
     return tmp_path
 
 
@@ -85,9 +86,13 @@ def test_plan_without_connection_is_a_clear_error(capsys) -> None:
     assert "Traceback" not in err + out
 
 
-def test_missing_pipeline_file_is_exit_1_for_plan(capsys) -> None:
+def test_plan_usage_errors_do_not_look_like_changes_pending(capsys) -> None:
     code, _, err = run(["plan", "nope.yaml", "--against", "x.json"], capsys)
-    assert code == 1 and "no such file" in err
+    assert code == 64 and "no such file" in err  # 2 would read as "changes pending"
+    code, _, err = run(["plan", TRAINING, "--no-such-flag"], capsys)
+    assert code == 64 and "no-such-flag" in err
+    code, _, err = run(["deploy", TRAINING, "--no-such-flag"], capsys)
+    assert code == 2  # every other command: the usual usage-error code
 
 
 @pytest.mark.parametrize("cmd", [["trigger"], ["suspend"], ["resume"], ["drop", "--yes"], ["deploy"]])
@@ -128,12 +133,17 @@ class StageSession:
                 return {"data": []}
 
         self._conn = Conn()
+        self.run_rows: list[tuple] = []  # answers to the runs query (CURRENT_TASK_GRAPHS + TASK_HISTORY)
+        self.queries: list[str] = []
 
-    def sql(self, query: str):  # type: ignore[no-untyped-def]
-        files = self.files
+    def sql(self, query: str, params=None):  # type: ignore[no-untyped-def]
+        files, rows = self.files, self.run_rows
+        self.queries.append(query)
 
         class Result:
             def collect(self_inner):  # type: ignore[no-untyped-def]
+                if "task_history" in query:
+                    return list(rows)
                 assert query.startswith("LIST ")
                 return [[f] for f in files]
 
@@ -206,15 +216,103 @@ def test_plans_never_show_the_pipelines_secrets(tmp_path: Path, capsys, monkeypa
         "  webhook_token: \"{{ secret('DAGC_TEST_TOKEN') }}\"\n"
         "tasks:\n"
         "  ping:\n"
-        "    sql: \"select '{{ secret('DAGC_TEST_TOKEN') }}'\"\n"
+        "    sql: \"select 1\"\n"
     )
     for fmt in ("text", "json"):
         code, out, err = run(["deploy", "--dry-run", str(f), "--format", fmt], capsys)
         assert code == 0, err
         assert "tok-SECRET-12345" not in out + err
-        assert "REDACTED" in out
+        assert fmt == "text" or "REDACTED" in out  # the JSON plan shows the root's config
+    # a secret in a SQL task's text is refused: task text is visible to MONITOR
+    f.write_text(f.read_text().replace("select 1", "select '{{ secret('DAGC_TEST_TOKEN') }}'"))
+    code, out, err = run(["deploy", "--dry-run", str(f)], capsys)
+    assert code == 1 and "its SQL holds a secret value" in err and "tok-SECRET-12345" not in out + err
 
 
 def test_dry_run_with_a_named_connection_that_does_not_exist_is_an_error(capsys) -> None:
     code, out, err = run(["deploy", "--dry-run", TRAINING, "--connection", "prod"], capsys)
     assert code == 1 and "no Snowflake connection named 'prod'" in err
+
+
+def test_set_values_are_yaml_scalars_on_every_command_and_var_works_everywhere(tmp_path: Path, capsys) -> None:
+    code, out, err = run(["deploy", "--dry-run", TRAINING, "--env", "prod", "--format", "json",
+                          "--set", "gate.threshold=0.85", "--var", "retention_days=9"], capsys)
+    assert code == 0, err
+    root = next(c for c in json.loads(out)["changes"] if c["role"] == "root")
+    config = {f["key"]: f["new"] for f in root["fields"]}["config"]
+    assert config["gate.threshold"] == 0.85  # a number, as `dagc run --set` gives it, not '0.85'
+    code, out, err = run(["compile", TRAINING, "--env", "prod", "--set", "gate.threshold=0.85"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["graph"]["config"]["gate.threshold"] == 0.85
+    m = tmp_path / "m.json"
+    m.write_text(out)
+    code, out, err = run(["plan", TRAINING, "--env", "prod", "--against", str(m), "--set", "gate.threshold=0.85"], capsys)
+    assert code == 0, out + err  # same value, same type: no change
+
+
+def test_commands_share_the_output_and_timeout_options() -> None:
+    from dagc.cli.main import cli
+
+    for argv in (["status", "p.yaml", "--format", "json"], ["status", "p.yaml", "--json"],
+                 ["retry", "p.yaml", "--timeout", "2h"], ["trigger", "p.yaml", "--wait", "--timeout", "1h30m"],
+                 ["deploy", "p.yaml", "--format", "json", "--var", "a=1"], ["plan", "p.yaml", "--json"],
+                 ["runs", "--format", "json"], ["run", "p.yaml", "--json"], ["models", "--format", "json"]):
+        cmd = cli.get_command(click_ctx(), argv[0])
+        ctx = cmd.make_context(argv[0], list(argv[1:]))
+        params = ctx.params
+        if "--format" in argv or "--json" in argv:
+            assert params["fmt"] == "json", argv
+        if "timeout" in params and "--timeout" in argv:
+            assert params["timeout"] == {"2h": 7200.0, "1h30m": 5400.0}[argv[argv.index("--timeout") + 1]]
+
+
+def click_ctx():  # type: ignore[no-untyped-def]
+    import click
+
+    from dagc.cli.main import cli
+
+    return click.Context(cli)
+
+
+def test_deploy_dry_run_works_offline_even_with_a_connection_configured(no_connection: Path, monkeypatch, capsys) -> None:
+    import snowflake.connector
+    from snowflake.connector.errors import OperationalError
+
+    (no_connection / ".snowflake").mkdir()
+    (no_connection / ".snowflake" / "connections.toml").write_text('[default]\naccount = "org-acc"\nuser = "me"\n')
+    (no_connection / ".snowflake" / "connections.toml").chmod(0o600)
+
+    def offline(**params):  # what the connector raises with no network
+        raise OperationalError(msg="Could not connect to Snowflake backend after 2 attempt(s).", errno=251011)
+
+    monkeypatch.setattr(snowflake.connector, "connect", offline)
+    code, out, err = run(["deploy", "--dry-run", TRAINING, "--env", "prod"], capsys)
+    assert code == 0, err
+    assert "+ create training (root)" in out and "Snowflake could not be reached" in out
+    code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)  # a real deploy needs the network
+    assert code == 1 and "could not reach Snowflake" in err and "authenticate" not in err
+
+
+def test_deploy_warns_when_a_failed_run_could_still_be_retried(monkeypatch, capsys) -> None:
+    pytest.importorskip("snowflake.core")
+    from datetime import datetime, timedelta, timezone
+
+    from dagc.cli import remote
+    from dagc.snowflake.connection import Connection
+    from tests.snowflake.standin import StrictSchema
+
+    schema, session = StrictSchema(), StageSession()
+    monkeypatch.setattr(remote, "_open", lambda p, c: (Connection("t", {"account": "a"}), session, schema))
+    t = datetime.now(timezone.utc) - timedelta(hours=3)
+    session.run_rows = [("TRAINING", 9, 1, 9, "SUCCEEDED", t, t, t, None, None, None),
+                        ("TRAINING$TRAIN", 9, 1, 9, "FAILED", t, t, t, "oom", None, None)]
+    code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)
+    assert code == 0 and "warning" not in err  # a first deploy: the failed run is not of this graph
+    t = datetime.now(timezone.utc)  # the deployed graph runs and fails (after its last change)
+    session.run_rows = [("TRAINING", 9, 1, 9, "SUCCEEDED", t, t, t, None, None, None),
+                        ("TRAINING$TRAIN", 9, 1, 9, "FAILED", t, t, t, "oom", None, None)]
+    code, out, err = run(["deploy", TRAINING, "--env", "prod", "--set", "gate.threshold=0.9"], capsys)
+    assert code == 0 and "warning: run 9/1 of training failed and can still be retried" in err
+    assert "can no longer retry it" in err
+    code, out, err = run(["deploy", TRAINING, "--env", "prod", "--set", "gate.threshold=0.95"], capsys)
+    assert code == 0 and "warning" not in err  # the graph already changed since: nothing left to lose

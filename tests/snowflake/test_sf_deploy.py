@@ -1,9 +1,10 @@
-"""Deploy against a stand-in schema that records calls: order, idempotence, minimal changes,
-finalizer, drop, interrupted deploys."""
+"""Deploy against the strict stand-in (tests/snowflake/standin.py: Snowflake's task DDL rules, every call
+recorded): order, idempotence, minimal changes, finalizer, drop, interrupted deploys."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -15,15 +16,17 @@ from snowflake.core._common import CreateMode  # noqa: E402
 from snowflake.core.task.dagv1 import DAGOperation  # noqa: E402
 
 from dagc.snowflake import deploy as d  # noqa: E402
-from dagc.snowflake.recording import Interrupted, RecordingSchema  # noqa: E402
+from dagc.diagnostics import DagcError  # noqa: E402
+from dagc.snowflake.recording import RecordingSchema  # noqa: E402  (dagv1 baseline only)
+from tests.snowflake.standin import SnowflakeRefused, StrictSchema, assert_runnable  # noqa: E402
 
 
 def want(p: ir.Pipeline | None = None, **kw) -> d.Desired:
     return d.desired(p or training_ir(), project_root=kw.pop("project_root", ROOT), **kw)
 
 
-def deployed(p: ir.Pipeline | None = None) -> tuple[RecordingSchema, d.Desired]:
-    schema = RecordingSchema()
+def deployed(p: ir.Pipeline | None = None) -> tuple[StrictSchema, d.Desired]:
+    schema = StrictSchema()
     w = want(p)
     d.deploy(w, schema, upload=lambda: True)
     return schema, w
@@ -61,7 +64,8 @@ def test_one_task_change_touches_that_task_only() -> None:
     assert [(c.action, c.short) for c in result.plan.changes] == [("alter", "evaluate")]
     assert [(f.key, f.old, f.new) for f in result.plan.changes[0].fields] == [("warehouse", "PROD_WH", "BIG_WH")]
     assert schema.mutations() == [
-        ("suspend", "TRAINING"),
+        ("suspend", "TRAINING"),  # the root first, then the task to alter: both must be suspended
+        ("suspend", "TRAINING$EVALUATE"),
         ("create_or_alter", "TRAINING$EVALUATE"),
         ("resume", "TRAINING$EVALUATE"),
         ("resume", "TRAINING"),
@@ -116,39 +120,94 @@ def test_drop_removes_everything_including_orphans_and_the_finalizer() -> None:
     assert d.drop_graph(schema, "training") == []  # dropping again is a no-op
 
 
-@pytest.mark.parametrize("cut", [1, 4, 9, 17])
-def test_interrupted_deploy_converges_on_the_next_one(cut: int) -> None:
-    schema = RecordingSchema()
-    schema.fail_after = cut
-    with pytest.raises(Interrupted):
-        d.deploy(want(), schema, upload=lambda: True)
-    schema.fail_after = None
-    d.deploy(want(), schema, upload=lambda: True)
-    reference, _ = deployed()
-    assert sorted(schema.store) == sorted(reference.store)
-    assert all(t.state == "started" for t in schema.store.values())
-    schema.reset_calls()
-    assert d.deploy(want(), schema, upload=lambda: True).plan.changes == []
+def _without_evaluate(p: ir.Pipeline) -> ir.Pipeline:
+    tasks = []
+    for t in p.tasks:
+        if t.name == "evaluate":
+            continue
+        if "evaluate" in t.after:
+            t = dataclasses.replace(t, after=tuple(dict.fromkeys("train" if a == "evaluate" else a for a in t.after)))
+        tasks.append(t)
+    return dataclasses.replace(p, tasks=tuple(tasks))
 
 
-def test_interrupted_change_deploy_leaves_no_orphan() -> None:
+def _statement_count(build, change) -> int:  # type: ignore[no-untyped-def]
+    schema = build()
+    before = schema.statements
+    d.deploy(want(change), schema, upload=lambda: True)
+    return schema.statements - before
+
+
+def _first() -> StrictSchema:
+    return StrictSchema()
+
+
+def _running() -> StrictSchema:
+    return deployed()[0]
+
+
+CASES = {
+    "first deploy": (_first, training_ir()),
+    "warehouse changed (root and every task)": (_running, dataclasses.replace(training_ir(), warehouse="OTHER_WH")),
+    "task removed, successors rewired": (_running, _without_evaluate(training_ir())),
+    "finalizer replaced": (_running, dataclasses.replace(training_ir(), finalizer=dataclasses.replace(
+        training_ir().finalizer, name="tidy_up"))),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_failure_at_any_statement_leaves_the_graph_running_and_the_next_deploy_converges(case: str) -> None:
+    build, change = CASES[case]
+    n = _statement_count(build, change)
+    assert n > 0
+    for k in range(n):
+        schema = build()
+        was_running = schema.store.get("TRAINING") is not None and schema.store["TRAINING"].state == "started"
+        schema.fail_at = schema.statements + k
+        with pytest.raises(DagcError) as err:
+            d.deploy(want(change), schema, upload=lambda: True)
+        assert "stopped at `" in err.value.message and f"({k} of {n} statements done)" in err.value.message
+        assert isinstance(err.value.__cause__, SnowflakeRefused)
+        if was_running:  # a scheduled pipeline is never left suspended
+            assert schema.store["TRAINING"].state == "started", (k, schema.mutations())
+            assert_runnable(schema, "TRAINING")
+            assert "the graph was resumed as it stands" in err.value.message
+        schema.fail_at = None
+        d.deploy(want(change), schema, upload=lambda: True)
+        assert_runnable(schema, "TRAINING")
+        assert schema.store["TRAINING"].state == "started"
+        assert d.deploy(want(change), schema, upload=lambda: True).plan.changes == [], k
+
+
+def test_a_lost_connection_says_what_it_left_suspended_and_how_to_recover() -> None:
     schema, _ = deployed()
-    p = training_ir()
-    tasks = tuple(t for t in p.tasks if t.name not in ("on_failure",))
-    schema.fail_after = 2  # suspend root, then one more call, then the connection drops
-    with pytest.raises(Interrupted):
-        d.deploy(want(dataclasses.replace(p, tasks=tasks)), schema, upload=lambda: True)
+    change = _without_evaluate(training_ir())
+    schema.fail_after = 2  # suspend root, suspend one task, then the connection is gone for good
+    with pytest.raises(DagcError) as err:
+        d.deploy(want(change), schema, upload=lambda: True)
+    msg = err.value.message
+    assert "restoring failed too" in msg and "left SUSPENDED: " in msg and "TRAINING" in msg.split("left SUSPENDED: ")[1]
+    assert "dagc resume PIPELINE" in msg and "dagc deploy" in (err.value.hint or "")
     schema.fail_after = None
-    d.deploy(want(dataclasses.replace(p, tasks=tasks)), schema, upload=lambda: True)
-    assert "TRAINING$ON_FAILURE" not in schema.store
-    assert schema.store["TRAINING"].state == "started"
+    d.deploy(want(change), schema, upload=lambda: True)
+    assert "TRAINING$EVALUATE" not in schema.store and schema.store["TRAINING"].state == "started"
+    assert_runnable(schema, "TRAINING")
+
+
+def test_an_unscheduled_graph_stays_suspended_after_a_failure() -> None:
+    p = dataclasses.replace(training_ir(), schedule=None)
+    schema = StrictSchema()
+    schema.fail_at = 3
+    with pytest.raises(DagcError, match="was not running before this deploy and stays suspended"):
+        d.deploy(want(p), schema, upload=lambda: True)
+    assert schema.store["TRAINING"].state == "suspended"
 
 
 def test_code_change_redeploys_python_tasks_only(tmp_path) -> None:
     import shutil
 
     shutil.copytree(ROOT / "steps", tmp_path / "steps")
-    schema = RecordingSchema()
+    schema = StrictSchema()
     d.deploy(want(project_root=tmp_path), schema, upload=lambda: True)
     (tmp_path / "steps" / "training.py").write_text((tmp_path / "steps" / "training.py").read_text() + "\n# tweak\n")
     schema.reset_calls()
@@ -204,7 +263,7 @@ def test_sql_only_pipeline_has_no_bundle() -> None:
     p = ir.Pipeline(name="sqlonly", tasks=(T("a", "sql", sql="select 1"),), warehouse="WH")
     w = want(p)
     assert w.bundle is None and w.uploads() == []
-    schema = RecordingSchema()
+    schema = StrictSchema()
     d.deploy(w, schema)
     assert sorted(schema.store) == ["SQLONLY", "SQLONLY$A"]
     assert schema.store["SQLONLY"].state == "suspended"  # unscheduled: the root waits for `dagc trigger`
@@ -241,20 +300,77 @@ def test_branch_cases_that_do_not_match_the_step_are_refused_before_deploy(tmp_p
     assert [m for m in branch_problems(p, tmp_path) if "'skip'" in m]
 
 
-def test_settings_missing_from_the_listing_are_confirmed_by_one_fetch_not_reported_as_drift() -> None:
+def test_settings_a_listing_does_not_show_cost_no_fetch_when_the_mark_matches() -> None:
+    """SHOW TASKS has no task parameters; the `[dagc-s:...]` mark in the comment stands in for them."""
     p = training_ir()
     tagged = dataclasses.replace(p.task("train"), session_parameters=ir.freeze({"QUERY_TAG": "dagc-train"}))
     p2 = dataclasses.replace(p, tasks=tuple(tagged if t.name == "train" else t for t in p.tasks))
     schema, _ = deployed(p2)
-    schema.listing_omits = {"session_parameters"}
+    assert "session_parameters" in schema.listing_omits and "user_task_timeout_ms" in schema.listing_omits
+    assert all("[dagc-s:" in (t.comment or "") for t in schema.store.values())
     schema.reset_calls()
     result = d.deploy(want(p2), schema, upload=lambda: True)
     assert result.plan.changes == []
-    assert schema.calls == [("list", "training%"), ("fetch", "TRAINING$TRAIN")]
-    # a real change of that setting is still found and applied
+    assert schema.calls == [("list", "training%")]  # a no-op deploy: one call (was 12: a fetch per task)
+    # a graph deployed without marks (an older dagc, or by hand): one fetch confirms each task
+    for t in schema.store.values():
+        t.comment = re.sub(r"\s*\[dagc-s:[0-9a-f]+\]$", "", t.comment or "") or None
+    schema.reset_calls()
+    result = d.deploy(want(p2), schema, upload=lambda: True)
+    assert result.plan.changes == []
+    assert ("fetch", "TRAINING$TRAIN") in schema.calls and schema.mutations() == []
+    # a real change of such a setting is still found and applied
     retag = dataclasses.replace(tagged, session_parameters=ir.freeze({"QUERY_TAG": "other"}))
     p3 = dataclasses.replace(p, tasks=tuple(retag if t.name == "train" else t for t in p.tasks))
+    d.deploy(want(p2), schema, upload=lambda: True)
+    schema.reset_calls()
     result = d.deploy(want(p3), schema, upload=lambda: True)
-    assert [(f.key, f.old, f.new) for f in result.plan.changes[0].fields] == [
-        ("session_parameters.QUERY_TAG", "dagc-train", "other")]
-    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other"}
+    assert [(c.short, [(f.key, f.old, f.new) for f in c.fields]) for c in result.plan.changes] == [
+        ("train", [("session_parameters.QUERY_TAG", "dagc-train", "other")])]
+    assert schema.store["TRAINING$TRAIN"].session_parameters == {"QUERY_TAG": "other", "LOG_LEVEL": "INFO"}
+
+
+def test_api_calls_for_a_no_op_deploy_and_a_one_task_change() -> None:
+    schema, _ = deployed()
+    schema.reset_calls()
+    d.deploy(want(), schema, upload=lambda: True)
+    assert len(schema.calls) == 1
+    p = training_ir()
+    evaluate = dataclasses.replace(p.task("evaluate"), warehouse="BIG_WH")
+    p2 = dataclasses.replace(p, tasks=tuple(evaluate if t.name == "evaluate" else t for t in p.tasks))
+    schema.reset_calls()
+    d.deploy(want(p2), schema, upload=lambda: True)
+    assert [op for op, _ in schema.calls] == ["list", "suspend", "suspend", "create_or_alter", "resume", "resume"]
+
+
+def test_ctrl_c_mid_deploy_restores_the_running_graph_then_stops(monkeypatch) -> None:
+    schema, _ = deployed()
+    change = _without_evaluate(training_ir())
+    calls = {"n": 0}
+    real = StrictSchema.record
+
+    def interrupt_third(self, op, name):  # type: ignore[no-untyped-def]
+        if op in ("create_or_alter", "drop"):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+        return real(self, op, name)
+
+    monkeypatch.setattr(StrictSchema, "record", interrupt_third)
+    with pytest.raises(KeyboardInterrupt):
+        d.deploy(want(change), schema, upload=lambda: True)
+    assert schema.store["TRAINING"].state == "started"
+    assert_runnable(schema, "TRAINING")
+
+
+def test_resume_graph_is_the_way_out_of_a_deploy_that_could_not_restore() -> None:
+    schema, _ = deployed()
+    schema.fail_after = 3  # suspend root and two tasks, then the connection is gone for good
+    with pytest.raises(DagcError, match="left SUSPENDED"):
+        d.deploy(want(dataclasses.replace(training_ir(), warehouse="X_WH")), schema, upload=lambda: True)
+    schema.fail_after = None
+    done = d.resume_graph(schema, "training")
+    assert done[-1] == "resume TRAINING" and len(done) >= 2  # children first, the root last
+    assert_runnable(schema, "TRAINING")
+    assert schema.store["TRAINING"].state == "started"
+    assert d.resume_graph(schema, "training") == []  # nothing left to resume

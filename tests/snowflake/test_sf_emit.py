@@ -88,7 +88,7 @@ def test_serverless_and_task_settings() -> None:
     low = {t.name: t for t in emit.low_level_tasks(emit.build_dag(dataclasses.replace(p, tasks=tuple(tasks))))}
     assert low["training$load_source"].warehouse is None
     assert low["training$load_source"].user_task_managed_initial_warehouse_size == "SMALL"
-    assert low["training$load_source"].session_parameters == {"QUERY_TAG": "dagc"}
+    assert low["training$load_source"].session_parameters == {"QUERY_TAG": "dagc", "LOG_LEVEL": "INFO"}
     assert low["training$build_dataset"].warehouse == "BIG_WH"
     assert low["training$train"].warehouse == "PROD_WH"  # inherits the graph's
 
@@ -101,7 +101,7 @@ def test_interval_schedule_is_whole_seconds() -> None:
 @pytest.mark.parametrize(
     "schedule, needle",
     [
-        (ir.Interval(30, "30s"), "at least 1 minute"),
+        (ir.Interval(5, "5s"), "at least 10 seconds"),
         (ir.Interval(9 * 86400, "9d"), "11520 minutes"),
         (ir.Cron("0 2 * *", "UTC"), "five-field"),
         (ir.Cron("0 2 * * *", "Mars/Olympus"), "time zone"),
@@ -181,7 +181,8 @@ def _contract_manifest(p: ir.Pipeline) -> dict:
             "branch_parent": {"task": parent.name, "case": next(k for k, v in parent.cases.items() if v == t.name)} if parent else None,
             "warehouse": t.warehouse, "serverless": t.serverless, "serverless_size": t.serverless_size,
             "compute": {"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
-            "timeout_ms": t.timeout_ms, "comment": t.comment, "session_parameters": dict(t.session_parameters),
+            "timeout_ms": t.timeout_ms, "comment": t.comment, "session_parameters": dict(t.session_parameters) if t.kind is ir.TaskKind.SQL
+            else {"LOG_LEVEL": "INFO", **dict(t.session_parameters)},  # a Python task's log level
             "is_finalizer": t.is_finalizer,
         }
 

@@ -33,7 +33,8 @@ def test_deployed_echo_with_snowflake_spellings_and_defaults_is_no_change() -> N
         if not isinstance(e.definition, str):
             e.definition = "WITH task_handler_sp AS PROCEDURE ... CALL task_handler_sp()"
         e.user_task_managed_initial_warehouse_size = "MEDIUM"  # Snowflake reports its default
-        e.session_parameters = {}
+        # Snowflake reports only what was set: a Python task's LOG_LEVEL, nothing for a SQL task
+        e.session_parameters = {"LOG_LEVEL": "INFO"} if not isinstance(t.definition, str) else {}
         e.state = "started"
         echoed.append(e)
     echoed[0].overlap_policy = None

@@ -21,7 +21,7 @@ from dagc.runtime import step
 
 @step
 def work(ctx, x: int = 0):
-    return {"task": ctx.task, "x": x}
+    return {"task": ctx.task, "x": x, "seen": sorted(ctx.inputs)}
 
 
 @step
@@ -39,6 +39,7 @@ class Spec:
     config: dict = field(default_factory=dict)
     schedule: str | None = None
     fail: set[str] = field(default_factory=set)  # tasks whose run is made to fail (engine fault injection)
+    conditions: dict[str, tuple] = field(default_factory=dict)  # task -> its `if:` as a tree (see cond_trees)
 
     def choices(self) -> dict[str, str]:
         """branch -> the child its step selects (the branch's `choice` param names the case)."""
@@ -69,7 +70,7 @@ configs = st.dictionaries(identifiers, values, max_size=4)
 
 
 @st.composite
-def specs(draw, max_tasks: int = 14, sql: bool = True) -> Spec:
+def specs(draw, max_tasks: int = 14, sql: bool = True, conditions: bool = False) -> Spec:
     n = draw(st.integers(1, max_tasks))
     names = [f"t{i}" for i in range(n)]
     spec = Spec()
@@ -85,6 +86,12 @@ def specs(draw, max_tasks: int = 14, sql: bool = True) -> Spec:
             task["step"] = "work"
             task["params"] = {"x": i}
         spec.tasks[name] = task
+    if conditions:  # additional conditions over ancestors (`if:`), rendered from a small tree
+        for i, name in enumerate(names):
+            anc = sorted(ancestors(spec, name))
+            if anc and draw(st.integers(0, 2)) == 0:
+                spec.conditions[name] = draw(cond_trees(anc))
+                spec.tasks[name]["if"] = render(spec.conditions[name])
     for i, name in enumerate(names):  # a branch routes to its children, one case each
         children = [c for c in names if name in spec.tasks[c].get("after", [])]
         if branch_flags[i] and children:
@@ -99,6 +106,78 @@ def specs(draw, max_tasks: int = 14, sql: bool = True) -> Spec:
     spec.config = draw(configs)
     spec.schedule = draw(st.none() | st.sampled_from(["10s", "30m", "2h", "1d"]))
     return spec
+
+
+STATES = ["SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED", "NOT_EXECUTED"]
+
+
+def ancestors(spec: Spec, name: str) -> set[str]:
+    out: set[str] = set()
+    todo = list(spec.tasks[name].get("after", []))
+    while todo:
+        a = todo.pop()
+        if a not in out:
+            out.add(a)
+            todo.extend(spec.tasks[a].get("after", []))
+    return out
+
+
+def cond_trees(anc: list[str]):
+    """Conditions as tuples: ("state", task, STATE) | ("gt", task, n) | ("is", task, name) | ("null", task)
+    | ("not", c) | ("and", c, c) | ("or", c, c). `gt`/`is`/`null` read value(task).x / .task."""
+    leaf = st.one_of(
+        st.tuples(st.just("state"), st.sampled_from(anc), st.sampled_from(STATES)),
+        st.tuples(st.just("gt"), st.sampled_from(anc), st.integers(-1, 8)),
+        st.tuples(st.just("is"), st.sampled_from(anc), st.sampled_from(anc)),
+        st.tuples(st.just("null"), st.sampled_from(anc)),
+    )
+    return st.recursive(leaf, lambda inner: st.one_of(st.tuples(st.just("not"), inner),
+                                                      st.tuples(st.sampled_from(["and", "or"]), inner, inner)),
+                        max_leaves=4)
+
+
+def render(c) -> str:
+    op = c[0]
+    if op == "state":
+        return f"state({c[1]}) == '{c[2]}'"
+    if op == "gt":
+        return f"value({c[1]}).x > {c[2]}"
+    if op == "is":
+        return f"value({c[1]}).task == '{c[2]}'"
+    if op == "null":
+        return f"value({c[1]}).x == null"
+    if op == "not":
+        return f"not ({render(c[1])})"
+    return f"({render(c[1])}) {op} ({render(c[2])})"
+
+
+def evaluate_reference(c, state: dict[str, str], spec: Spec):
+    """SQL's three-valued logic over WHEN's functions; None is NULL. A branch's value is the chosen
+    child's name (a string: .x and .task of it are NULL); a step's value is {task, x}, set only if it succeeded."""
+    op = c[0]
+
+    def value(task: str):
+        if state.get(task) != "SUCCEEDED" or "branch" in spec.tasks[task]:
+            return None
+        return {"task": task, "x": spec.tasks[task]["params"]["x"]}
+
+    if op == "state":
+        return state[c[1]] == c[2]
+    if op == "gt":
+        v = value(c[1])
+        return None if v is None else v["x"] > c[2]
+    if op == "is":
+        v = value(c[1])
+        return None if v is None else v["task"] == c[2]
+    if op == "null":
+        return value(c[1]) is None
+    if op == "not":
+        v = evaluate_reference(c[1], state, spec)
+        return None if v is None else not v
+    a, b = evaluate_reference(c[1], state, spec), evaluate_reference(c[2], state, spec)
+    if op == "and":
+        return False if False in (a, b) else None if None in (a, b) else True
+    return True if True in (a, b) else None if None in (a, b) else False
 
 
 def write_project(root: Path) -> None:
@@ -135,6 +214,8 @@ def reference_outcome(spec: Spec, fail: set[str] | None = None, choices: dict[st
         for p in after:
             if p in branches and not (state[p] == "SUCCEEDED" and choices.get(p) == name):
                 runs = False
+        if runs and "if" in spec.tasks[name]:  # ANDed with the predecessor rule; NULL does not run
+            runs = evaluate_reference(spec.conditions[name], state, spec) is True
         state[name] = ("FAILED" if name in fail else "SUCCEEDED") if runs else "SKIPPED"
     if spec.finalizer:
         state[spec.finalizer] = "FAILED" if spec.finalizer in fail else "SUCCEEDED"

@@ -64,10 +64,12 @@ ENGINE_EXAMPLES = int(os.environ.get("DAGC_SWEEP_ENGINE_EXAMPLES", "12"))
 
 
 @settings(max_examples=ENGINE_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(specs(max_tasks=8, sql=False))
+@given(specs(max_tasks=8, sql=False, conditions=True))
 def test_engine_outcome_equals_the_reference_rules(spec):
     """The local engine's final task states equal an independent evaluation of Snowflake's rules,
-    with failures injected into random tasks and random branch choices."""
+    with failures injected into random tasks, random branch choices and random `if:` conditions
+    over ancestors; every step that ran saw exactly its ancestors in ctx.inputs."""
+    from sweep_graphs import ancestors
     from dagc.engine.api import run_pipeline
 
     pipeline = compile_spec(spec, "engine.yaml")
@@ -76,8 +78,12 @@ def test_engine_outcome_equals_the_reference_rules(spec):
     got = {name: view.state for name, view in result.tasks.items()}
     event("states: " + ",".join(sorted(set(got.values()))))  # --hypothesis-show-statistics shows the mix
     event(f"branches: {len(spec.branches())}")
+    event(f"conditions: {len(spec.conditions)}")
     assert got == reference_outcome(spec), spec.to_yaml()
     assert result.state == ("FAILED" if "FAILED" in got.values() else "SUCCEEDED")
+    for name, view in result.tasks.items():
+        if view.state == "SUCCEEDED" and name in spec.tasks and "step" in spec.tasks[name]:
+            assert json.loads(view.return_value)["seen"] == sorted(ancestors(spec, name)), name
 
 
 from hypothesis import strategies as st  # noqa: E402

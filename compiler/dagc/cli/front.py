@@ -36,8 +36,13 @@ def validate_files(files: list[Path], env: str | None = None) -> list[Diagnostic
     """Diagnostics for every file; without --env, the base and every declared environment."""
     from dagc.frontend import check_file, environments_of
 
+    from dagc.pipetest.spec import diagnostics_of, is_scenario_file
+
     out: list[Diagnostic] = []
     for f in files:
+        if is_scenario_file(f):  # `dagc test` scenarios beside the pipelines: checked as such
+            out += diagnostics_of(f)
+            continue
         envs: list[str | None] = [env] if env else [None, *environments_of(f)]
         seen: set[tuple[Any, ...]] = set()
         for e in envs:
@@ -95,7 +100,13 @@ def validate(paths: tuple[str, ...], env: str | None, fmt: str, strict: bool) ->
     if fmt == "text":
         if diags:
             click.echo(render.text(diags, color=render.use_color(sys.stdout)))
-        click.echo(render.summary(diags, len(files)), err=bool(diags))
+        from dagc.pipetest.spec import is_scenario_file
+
+        scenarios = sum(1 for f in files if is_scenario_file(f))
+        line = render.summary(diags, len(files) - scenarios if not diags else len(files))
+        if scenarios and not diags:
+            line += f", {scenarios} scenario file(s) valid"
+        click.echo(line, err=bool(diags))
     else:
         click.echo(render.render(diags, fmt))
     return 1 if failed else 0
@@ -111,9 +122,11 @@ def load_or_raise(path: str, env: str | None, sets: tuple[str, ...] = (), var_se
 @click.command("compile")
 @click.argument("pipeline", type=click.Path())
 @click.option("--env", help="Environment overlay to apply.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a graph config value (YAML scalar).")
 @click.option("--var", "var_sets", multiple=True, metavar="KEY=VALUE", help="Override a template variable.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here instead of stdout.")
-def compile_cmd(pipeline: str, env: str | None, var_sets: tuple[str, ...], output: str | None) -> int:
+def compile_cmd(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...],
+                output: str | None) -> int:
     """Compile a pipeline to its deterministic JSON manifest (the graph as Snowflake will see it).
 
     \b
@@ -122,7 +135,7 @@ def compile_cmd(pipeline: str, env: str | None, var_sets: tuple[str, ...], outpu
     """
     from dagc.emit.manifest import build_manifest, dumps
 
-    text = dumps(build_manifest(load_or_raise(pipeline, env, var_sets=var_sets)))
+    text = dumps(build_manifest(load_or_raise(pipeline, env, sets=sets, var_sets=var_sets)))
     write_or_echo(text, output)
     return 0
 

@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from dagc.cli.options import format_options
+from dagc.diagnostics import UsageError
+
 state_dir_option = click.option("--state-dir", type=click.Path(file_okay=False),
                                 help="Where runs are recorded (default: $DAGC_STATE_DIR, else <project>/.dagc).")
 
@@ -65,12 +68,14 @@ def execute_with_view(fn: Any, *, title: str, order: list[str], fmt: str, quiet:
 @click.option("-j", "--parallel", "parallelism", type=click.IntRange(1, 256),
               help="Tasks run at once (default: number of cores).")
 @click.option("--webhook-url", help="POST notifications here as well (default: $DAGC_WEBHOOK_URL).")
+@click.option("--if-triggered", is_flag=True,
+              help="A triggered pipeline runs only if its stream has data (its table changed since a run consumed it).")
 @state_dir_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON at the end (no progress output).")
+@format_options
 def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[str, ...], only: tuple[str, ...],
         from_task: str | None, fail_tasks: tuple[str, ...], parallelism: int | None, webhook_url: str | None,
-        state_dir: str | None, quiet: bool, as_json: bool) -> int:
+        if_triggered: bool, state_dir: str | None, quiet: bool, fmt: str) -> int:
     """Run a pipeline on this machine now, with Snowflake's task-graph semantics.
 
     \b
@@ -88,10 +93,25 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
 
     set_map = dict(map(parse_assignment, sets))
     var_map = dict(map(parse_assignment, var_sets))
-    p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)
+    p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)  # an unknown key: DAGC203 at config:
+    if sets:  # typed as `dagc trigger --set` types them (USING CONFIG), so --set means the same on both targets
+        from dagc.snowflake.runconfig import check_overrides
+
+        typed = check_overrides(load_pipeline(pipeline, env, var_sets=var_map), sets)
+        if typed != set_map:
+            set_map = typed
+            p = load_pipeline(pipeline, env, sets=set_map, var_sets=var_map)
     root = find_project_root(Path(pipeline))
     sdir = state_dir_for(root, state_dir)
-    fmt = "json" if as_json else "text"
+    if if_triggered:
+        from dagc.engine.api import triggered
+
+        if p.trigger is None:
+            raise UsageError(f"pipeline {p.name} has no trigger:", "--if-triggered is for pipelines with `trigger:`")
+        if not triggered(p, sdir):
+            click.echo(f"{p.name}: not triggered: stream {p.trigger.stream} has no new rows "
+                       f"(table {p.streams[p.trigger.stream]} unchanged since a run consumed it)")
+            return 0
     order = [t.name for t in p.all_tasks()]
     if fmt == "text" and not quiet:
         from dagc.engine.view import compute_notes
@@ -111,8 +131,8 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
 @click.argument("pipeline", required=False)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many runs to show.")
 @state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="JSON for machines.")
-def runs(pipeline: str | None, limit: int, state_dir: str | None, as_json: bool) -> int:
+@format_options
+def runs(pipeline: str | None, limit: int, state_dir: str | None, fmt: str) -> int:
     """Local run history, newest first: run id, state, start, duration, first failed task.
 
     PIPELINE is a pipeline file or a pipeline name; without it, runs of every pipeline.
@@ -132,7 +152,7 @@ def runs(pipeline: str | None, limit: int, state_dir: str | None, as_json: bool)
         name = _pipeline_name(pipeline)
     store_rw = _reconciled(store)
     records = store_rw.list_runs(name, limit=limit)
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps([{
             "run_id": r.run_id, "pipeline": r.pipeline, "state": r.state, "started_at": r.started_at,
             "duration_s": r.duration, "first_failed_task": r.first_failed_task, "first_error": r.first_error,

@@ -25,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "schema": "dagc.cli.front:schema",
     # local engine; status/retry also reach Snowflake with --connection
     "run": "dagc.cli.local:run",
-    "runs": "dagc.cli.local:runs",
+    "runs": "dagc.cli.history:runs",  # local, or Snowflake with --connection
     "logs": "dagc.cli.local:logs",
     "status": "dagc.cli.operate:status",
     "retry": "dagc.cli.operate:retry",
@@ -36,6 +36,10 @@ COMMANDS: dict[str, str] = {
     "suspend": "dagc.cli.remote:suspend",
     "resume": "dagc.cli.remote:resume",
     "drop": "dagc.cli.remote:drop",
+    # operating: backfills, pipeline tests, the local scheduler (dagc.ops, dagc.pipetest)
+    "backfill": "dagc.cli.backfill:backfill",
+    "test": "dagc.cli.pipetest:test",
+    "schedule": "dagc.cli.schedule:schedule",
     # models, report, scaffolding
     "models": "dagc.cli.models:models",
     "report": "dagc.cli.report:report",
@@ -43,6 +47,10 @@ COMMANDS: dict[str, str] = {
     "new": "dagc.cli.scaffold:new",
     "completion": "dagc.cli.scaffold:completion",
 }
+
+
+# Usage errors exit 2, except where 2 already means something: `plan` exits 2 for "changes pending".
+USAGE_EXIT = {"plan": 64}
 
 
 class LazyGroup(click.Group):
@@ -90,7 +98,10 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        if isinstance(exc, click.UsageError):
+            command = exc.ctx.command.name if exc.ctx is not None and exc.ctx.command is not None else None
+            sys.exit(USAGE_EXIT.get(command or "", 2))
+        sys.exit(exc.exit_code)
     except DagcError as exc:
         from dagc.render import print_error
 

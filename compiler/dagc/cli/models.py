@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from dagc.cli.options import format_options
+
 
 @click.command()
 @click.argument("name", required=False)
@@ -21,9 +23,9 @@ import click
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where --plot writes (default: NAME-METRIC.html).")
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="Where runs are recorded (default: $DAGC_STATE_DIR, else <project>/.dagc).")
-@click.option("--json", "as_json", is_flag=True, help="JSON for machines.")
+@format_options
 def models(name: str | None, split: str, plot_metric: str | None, output: str | None, state_dir: str | None,
-           as_json: bool) -> int:
+           fmt: str) -> int:
     """List models, or one model's versions with metrics; `*` marks the default version.
 
     \b
@@ -32,6 +34,7 @@ def models(name: str | None, split: str, plot_metric: str | None, output: str | 
       dagc models approval_model                    # versions, oldest first
       dagc models approval_model --plot test_roc_auc -o auc.html
     """
+    as_json = fmt == "json"
     from dagc import modelview
     from dagc.diagnostics import UsageError
     from dagc.engine.project import find_project_root, state_dir_for

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from dagc.cli.local import execute_with_view, open_store, show_result, state_dir_option, _reconciled
+from dagc.cli.options import format_options, timeout_option
 
 PIPELINE_SUFFIXES = (".yaml", ".yml")
 
@@ -61,9 +62,9 @@ def _need_pipeline(pipeline: str | None, what: str) -> str:
 @click.option("--target", type=click.Choice(["local", "snowflake"]), default="local", show_default=True)
 @click.option("--env", help="Environment overlay (Snowflake: which deployment).")
 @state_dir_option
-@click.option("--json", "as_json", is_flag=True, help="JSON for machines.")
+@format_options
 def status(args: tuple[str, ...], connection: str | None, target: str, env: str | None, state_dir: str | None,
-           as_json: bool) -> int:
+           fmt: str) -> int:
     """One run task by task, with the error of each failed task (default: the newest run).
 
     \b
@@ -72,9 +73,13 @@ def status(args: tuple[str, ...], connection: str | None, target: str, env: str 
       dagc status 20261121T101500Z-3fa2c1          # one local run (a unique prefix is enough)
       dagc status pipelines/training.yaml          # newest local run of that pipeline
       dagc status pipelines/training.yaml -c prod  # on Snowflake
+      dagc status pipelines/training.yaml -c prod --format json
+      dagc status pipelines/training.yaml -c prod 1763690400000/2   # one attempt of a Snowflake run
+
+    Exit code: 1 when the run shown (on Snowflake: the newest run that started, not the next
+    scheduled one) failed or was cancelled, else 0.
     """
     pipeline, run_id = split_args(args)
-    fmt = "json" if as_json else "text"
     if _remote(connection, target):
         path = _need_pipeline(pipeline, "status")
         return int(_remote_module().status(path, run_id, connection=connection, env=env,
@@ -108,6 +113,7 @@ def local_status(pipeline: str | None, run_id: str | None, state_dir: str | None
     click.echo(f"run {run.run_id}  pipeline {run.pipeline}" + (f" (env {run.environment})" if run.environment else ""))
     click.echo(f"state {run.state}  started {view.fmt_time(run.started_at)}  duration "
                f"{view.fmt_duration(run.duration) or '(running)'}  graph attempt {run.graph_attempt}")
+    click.echo(view.config_line(run))
     view.print_task_table(attempts.values())
     failed = [a for a in attempts.values() if a.state in ("FAILED", "CANCELLED") and a.error]
     for a in failed:
@@ -129,25 +135,28 @@ def local_status(pipeline: str | None, run_id: str | None, state_dir: str | None
 @click.option("--env", help="Environment overlay (Snowflake: which deployment).")
 @click.option("--force", is_flag=True, help="Retry even though the pipeline changed since that run.")
 @click.option("--wait/--no-wait", default=True, help="Snowflake: wait for the retried run to finish.")
-@click.option("--timeout", type=float, default=3600, show_default=True, help="Snowflake: seconds to wait.")
+@timeout_option(help="Snowflake: how long to wait for the retried run (90, 30m, 2h).")
 @click.option("--fail-task", "fail_tasks", multiple=True, metavar="TASK", help="Fault injection (see `dagc run`).")
 @click.option("-j", "--parallel", "parallelism", type=click.IntRange(1, 256), help="Tasks run at once.")
 @state_dir_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON at the end.")
+@format_options
 def retry(args: tuple[str, ...], connection: str | None, target: str, env: str | None, force: bool, wait: bool,
           timeout: float, fail_tasks: tuple[str, ...], parallelism: int | None, state_dir: str | None, quiet: bool,
-          as_json: bool) -> int:
+          fmt: str) -> int:
     """Re-run the failed and not-run tasks of a run; keep what succeeded (Snowflake's retry-last).
 
     Same run id, config and scheduled time. Refused when the pipeline changed since that run,
-    unless --force. Default: the newest local run.
+    unless --force. Default: the newest local run. On Snowflake: EXECUTE TASK ... RETRY LAST, for the
+    last run when it FAILED or was CANCELLED, within 14 days, and only while the graph is unchanged
+    since (any deploy that changes the graph after a failure makes that run impossible to retry).
 
     \b
     Examples:
       dagc retry                                   # the newest local run
       dagc retry pipelines/training.yaml 20261121T020000Z-a1b2c3
       dagc retry pipelines/training.yaml --target snowflake --env prod -c prod
+      dagc retry pipelines/training.yaml --env prod -c prod --timeout 2h
     """
     pipeline, run_id = split_args(args)
     if _remote(connection, target):
@@ -172,7 +181,6 @@ def retry(args: tuple[str, ...], connection: str | None, target: str, env: str |
                         "pass the pipeline file: dagc retry PIPELINE RUN_ID")
     p = load_pipeline(source, env if env is not None else run.environment, sets=run.sets.get("set"),
                       var_sets=run.sets.get("var"))
-    fmt = "json" if as_json else "text"
     from dagc.engine.project import find_project_root
 
     root = find_project_root(Path(source))

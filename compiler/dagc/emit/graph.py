@@ -23,8 +23,12 @@ def _edges(p: ir.Pipeline) -> list[tuple[str, str, str]]:
     return out
 
 
+def _root_label(p: ir.Pipeline) -> str:
+    return p.name + (f" (when {p.trigger.stream} has data)" if p.trigger else "")
+
+
 def mermaid(p: ir.Pipeline) -> str:
-    lines = ["flowchart LR", f'  __root__(["{p.name}"])']
+    lines = ["flowchart LR", f'  __root__(["{_root_label(p)}"])']
     for t in p.all_tasks():
         shape = ('{{"%s"}}' if t.is_branch else '["%s"]') % _label(t)
         lines.append(f"  {t.name}{shape}")
@@ -40,17 +44,21 @@ def mermaid(p: ir.Pipeline) -> str:
 def _label(t: ir.Task) -> str:
     what = t.step if t.kind is not ir.TaskKind.SQL else "sql"
     extra = " (finally)" if t.is_finalizer else ""
-    return f"{t.name}<br/><small>{what}{extra}</small>".replace('"', "'")
+    cond = ""
+    if t.condition:  # Mermaid's entities, so `<` in a condition is not read as markup
+        cond = "<br/><small>if " + t.condition.replace("<", "#lt;").replace(">", "#gt;") + "</small>"
+    return f"{t.name}<br/><small>{what}{extra}</small>{cond}".replace('"', "'")
 
 
 def dot(p: ir.Pipeline) -> str:
     lines = [f'digraph "{p.name}" {{', "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];',
-             f'  "__root__" [label="{p.name}", shape=oval];']
+             f'  "__root__" [label="{_root_label(p)}", shape=oval];']
     for t in p.all_tasks():
         shape = "diamond" if t.is_branch else "box"
         style = ', style=dashed, xlabel="finally"' if t.is_finalizer else ""
         what = t.step if t.kind is not ir.TaskKind.SQL else "sql"
-        lines.append(f'  "{t.name}" [label="{t.name}\\n{what}", shape={shape}{style}];')
+        cond = ("\\nif " + t.condition.replace("\\", "\\\\").replace('"', '\\"')) if t.condition else ""
+        lines.append(f'  "{t.name}" [label="{t.name}\\n{what}{cond}", shape={shape}{style}];')
     for a, b, label in _edges(p):
         lines.append(f'  "{a}" -> "{b}"' + (f' [label="{label}"]' if label else "") + ";")
     if p.finalizer:

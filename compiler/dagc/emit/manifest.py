@@ -15,6 +15,8 @@ from typing import Any
 
 from dagc import ir
 from dagc.configcodec import encode_config
+from dagc.snowflake.packaging import pipeline_packages
+from dagc.snowflake.procedure import task_log_level
 
 MANIFEST_VERSION = 1
 
@@ -38,6 +40,8 @@ def _branch_parents(p: ir.Pipeline) -> dict[str, tuple[str, str]]:
 
 
 def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    from dagc.emit.conditions import when_sql
+
     parent = parents.get(t.name)
     return {
         "name": t.name,
@@ -59,10 +63,22 @@ def _task(p: ir.Pipeline, t: ir.Task, parents: dict[str, tuple[str, str]]) -> di
         "comment": t.comment,
         "session_parameters": ir.thaw(t.session_parameters),
         "is_finalizer": t.is_finalizer,
+        "if": t.condition,
+        "when_sql": when_sql(p, t),
+        "serverless_min_size": t.serverless_min_size,
+        "serverless_max_size": t.serverless_max_size,
+        "target_completion_s": t.target_completion_s,
+        "success_integration": t.success_integration,
+        "execute_as_user": t.execute_as_user,
+        "log_level": task_log_level(p, t),  # a Python task's LOG_LEVEL, INFO unless the pipeline says otherwise
+        "trace_level": t.trace_level,
+        "expanded_from": t.source,
     }
 
 
 def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
+    from dagc.emit.conditions import root_when
+
     parents = _branch_parents(p)
     body: dict[str, Any] = {
         "dagc_manifest": MANIFEST_VERSION,
@@ -75,7 +91,8 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
             "schedule": _schedule(p.schedule),
             "warehouse": p.warehouse,
             "stage": p.stage,
-            "packages": list(p.packages),
+            "packages": pipeline_packages(p),  # what every Python task procedure gets
+            "declared_packages": list(p.packages),  # the pipeline's `packages:` as written
             "imports": list(p.imports),
             "config": encode_config(p.config),
             "retries": p.retries,
@@ -85,6 +102,11 @@ def build_manifest(p: ir.Pipeline) -> dict[str, Any]:
             "error_integration": p.error_integration,
             "session_parameters": ir.thaw(p.session_parameters),
             "comment": p.comment,
+            "trigger": {"stream": p.trigger.stream, "min_interval_s": p.trigger.min_interval_s} if p.trigger else None,
+            "condition": root_when(p),
+            "streams": ir.thaw(p.streams),
+            "log_level": p.log_level,
+            "trace_level": p.trace_level,
         },
         "tasks": [_task(p, t, parents) for t in p.all_tasks()],
         "finalizer": p.finalizer.name if p.finalizer else None,
@@ -143,6 +165,10 @@ def load_manifest(m: dict[str, Any]) -> ir.Pipeline:
             warehouse=t["warehouse"], serverless=t["serverless"], serverless_size=t["serverless_size"],
             compute=ir.Compute.from_json(c) if c else None, timeout_ms=t["timeout_ms"],
             comment=t["comment"], session_parameters=ir.freeze(t["session_parameters"]), is_finalizer=t["is_finalizer"],
+            condition=t.get("if"), serverless_min_size=t.get("serverless_min_size"),
+            serverless_max_size=t.get("serverless_max_size"), target_completion_s=t.get("target_completion_s"),
+            success_integration=t.get("success_integration"), execute_as_user=t.get("execute_as_user"),
+            log_level=t.get("log_level"), trace_level=t.get("trace_level"), source=t.get("expanded_from"),
         )
 
     tasks = [task(t) for t in m["tasks"]]
@@ -150,9 +176,10 @@ def load_manifest(m: dict[str, Any]) -> ir.Pipeline:
     return ir.Pipeline(
         name=m["pipeline"], tasks=tuple(t for t in tasks if not t.is_finalizer),
         finalizer=next((t for t in tasks if t.is_finalizer), None), description=g["description"], schedule=schedule,
-        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g["packages"]), imports=tuple(g["imports"]),
+        warehouse=g["warehouse"], stage=g["stage"], packages=tuple(g.get("declared_packages", g["packages"])), imports=tuple(g["imports"]),
         config=ir.freeze(decode_config(g["config"])), retries=g["retries"], timeout_ms=g["timeout_ms"], overlap=overlap,
         suspend_after_failures=g["suspend_after_failures"], error_integration=g["error_integration"],
         session_parameters=ir.freeze(g["session_parameters"]), comment=g["comment"], environment=m["environment"],
-        source=m["source"],
+        source=m["source"], trigger=ir.Trigger(**g["trigger"]) if g.get("trigger") else None,
+        streams=ir.freeze(g.get("streams") or {}), log_level=g.get("log_level"), trace_level=g.get("trace_level"),
     )

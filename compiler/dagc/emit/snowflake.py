@@ -32,6 +32,7 @@ from snowflake.core.task.dagv1 import DAG, DAGTask, DAGTaskBranch
 from dagc import ir
 from dagc.configcodec import ConfigEncodingError, encode_config
 from dagc.diagnostics import DagcError
+from dagc.snowflake.procedure import SecretInClear, contains_secret, grants, protect, task_session_parameters, with_secrets
 from dagc.snowflake.state import fingerprinter, marked_comment, predecessor_condition, spec_text, task_spec
 
 from dagc.values import MAX_INTERVAL_S, MIN_INTERVAL_S  # one limit for validate and deploy
@@ -53,12 +54,12 @@ def check_schedule(schedule: ir.Schedule | None, where: str = "schedule") -> SfC
             raise EmitError(f"{where}: interval {schedule.text!r} is not a whole number of seconds")
         if s < MIN_INTERVAL_S:
             raise EmitError(
-                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least 1 minute",
-                "use 1m or more, or a cron schedule",
+                f"{where}: interval {schedule.text!r} is {s} s; Snowflake task schedules are at least {MIN_INTERVAL_S} seconds",
+                f"use {MIN_INTERVAL_S}s or more, or a cron schedule",
             )
         if s > MAX_INTERVAL_S:
             raise EmitError(
-                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of 11520 minutes (8 days)",
+                f"{where}: interval {schedule.text!r} exceeds Snowflake's maximum of {MAX_INTERVAL_S // 60} minutes (8 days)",
                 "use a cron schedule for longer periods, e.g. {cron: '0 2 1 * *'}",
             )
         return timedelta(seconds=s)
@@ -92,11 +93,22 @@ def _primitive_mapping(what: str, value: Mapping[str, Any]) -> dict[str, Any] | 
     return out
 
 
-def encoded_config(pipeline: ir.Pipeline) -> dict[str, Any] | None:
+SECRET_HINT = ("write it as {{ secret('NAME', integration='YOUR_EAI') }} with a Snowflake SECRET object NAME: "
+               "tasks get a reference and read the value at run time (docs/snowflake.md, Secrets)")
+
+
+def encoded_config(pipeline: ir.Pipeline, used: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The graph config as deployed: flat, and with every secret replaced by a reference (the
+    root task's config is visible to anyone with MONITOR or OPERATE on it)."""
     try:
         flat = encode_config(pipeline.config)
     except ConfigEncodingError as exc:
         raise EmitError(f"config: {exc}") from None
+    try:
+        flat = protect(flat, pipeline, "config", used if used is not None else {})
+    except SecretInClear as exc:
+        raise EmitError(str(exc) + " in the graph config, visible to every role with MONITOR on the task",
+                        SECRET_HINT) from None
     return flat or None
 
 
@@ -130,7 +142,9 @@ class SnowflakeEmitter:
         imports = list(p.imports)
         if self.bundle_import and self.bundle_import not in imports:
             imports.append(self.bundle_import)
-        return {"stage": p.stage, "packages": list(p.packages), "imports": imports}
+        from dagc.snowflake.packaging import pipeline_packages
+
+        return {"stage": p.stage, "packages": pipeline_packages(p), "imports": imports}
 
     def build(self) -> DAG:
         p = self.p
@@ -138,9 +152,19 @@ class SnowflakeEmitter:
         self._branches = {t.name for t in p.tasks if t.is_branch}
         g = self.graph_settings()
         self._fingerprint = fingerprinter(g, self.bundle_hash)
+        from dagc.redact import secrets_of
+
+        self._has_secrets = bool(secrets_of(p))
+        self._graph_secrets: dict[str, Any] = {}
+        config = encoded_config(p, self._graph_secrets)
+        from dagc.emit.conditions import root_parameters, root_when
+
+        if p.trigger is not None and p.schedule is not None:
+            raise EmitError(f"{p.name}: a graph has a schedule or a trigger, not both")
         dag = DAG(
             p.name,
             schedule=check_schedule(p.schedule),
+            condition=root_when(p),
             warehouse=p.warehouse,
             comment=p.comment if p.comment is not None else p.description,
             error_integration=p.error_integration,
@@ -148,8 +172,9 @@ class SnowflakeEmitter:
             overlap_policy=OverlapPolicy(p.overlap.snowflake) if p.overlap is not None else None,
             user_task_timeout_ms=p.timeout_ms,
             suspend_task_after_num_failures=p.suspend_after_failures,
-            config=encoded_config(p),
-            session_parameters=_primitive_mapping("graph session parameter", p.session_parameters),
+            config=config,
+            session_parameters=_primitive_mapping("graph session parameter",
+                                                  {**p.session_parameters, **root_parameters(p)}),
             stage_location=g["stage"],
             imports=g["imports"] or None,
             packages=g["packages"] or None,
@@ -176,12 +201,16 @@ class SnowflakeEmitter:
 
     def _check_graph(self) -> None:
         p = self.p
-        if p.retries is not None and not 0 <= p.retries <= 30:
-            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range 0-30")
+        from dagc.limits import LIMITS
+
+        retries, tasks = LIMITS["retries"], LIMITS["tasks_per_graph"]
+        if p.retries is not None and not retries.holds(p.retries):
+            raise EmitError(f"retries: {p.retries} is outside Snowflake's TASK_AUTO_RETRY_ATTEMPTS range "
+                            f"{retries.low}-{retries.high}")
         if p.suspend_after_failures is not None and p.suspend_after_failures < 0:
             raise EmitError("suspend_after_failures must be 0 or more")
-        if len(list(p.all_tasks())) + 1 > 1000:
-            raise EmitError(f"{p.name}: a Snowflake task graph holds at most 1000 tasks (root included)")
+        if len(list(p.all_tasks())) + 1 > (tasks.high or 0):
+            raise EmitError(f"{p.name}: a Snowflake task graph holds at most {tasks.high} tasks (root included)")
         python_tasks = [t for t in p.all_tasks() if t.kind is not ir.TaskKind.SQL]
         if python_tasks and not p.stage:
             raise EmitError(
@@ -216,15 +245,27 @@ class SnowflakeEmitter:
         if t.kind is ir.TaskKind.SQL:
             if not t.sql or not t.sql.strip():
                 raise EmitError(f"{where}: empty SQL")
+            if self._has_secrets and contains_secret(t.sql, self.p):
+                raise EmitError(f"{where}: its SQL holds a secret value, and a task's text is visible to every role "
+                                "with MONITOR on it",
+                                "SQL cannot read a SECRET object: move the call that needs it into a Python step and "
+                                "read the secret there with ctx.secret('NAME')")
             definition: Any = t.sql
         else:
+            used = dict(self._graph_secrets)
+            params = ir.thaw(t.params)
+            if self._has_secrets:
+                try:
+                    params = protect(params, self.p, f"{where} params", used)
+                except SecretInClear as exc:
+                    raise EmitError(str(exc) + " in the task's definition", SECRET_HINT) from None
             spec = task_spec(
                 pipeline=self.p.name,
                 environment=self.p.environment,
                 task=t.name,
                 kind=t.kind.value,
                 step=t.step,
-                params=ir.thaw(t.params),
+                params=params,
                 cases=dict(t.cases),
                 after=list(t.after),
                 branch_after=[a for a in t.after if a in self._branches],
@@ -232,7 +273,11 @@ class SnowflakeEmitter:
                 module=self.step_modules.get(t.step or ""),
                 stage=self.p.stage,
                 timeout_ms=t.timeout_ms,
+                ancestors=[a for a in self.p.ancestors(t.name) if a not in t.after],
+                branch_ancestors=[a for a in self.p.ancestors(t.name) if a not in t.after and a in self._branches],
             )
+            if used:  # SECRET objects the procedure is granted (names only; values stay in Snowflake)
+                spec["secrets"], spec["external_access_integrations"] = grants(used)
             text = spec_text(spec)
             fp = self._fingerprint(text)
             comment = marked_comment(comment, fp)
@@ -250,16 +295,27 @@ class SnowflakeEmitter:
                     imports=g["imports"] or None,
                     packages=g["packages"] or None,
                 )
+        from dagc.emit.conditions import when_sql
+
+        if (t.target_completion_s is not None or t.serverless_min_size or t.serverless_max_size) and not t.serverless:
+            raise EmitError(f"{where}: serverless sizing and target_completion apply to serverless tasks only")
+        if t.is_finalizer and t.condition:
+            raise EmitError(f"{where}: a finalizer always runs; it takes no condition")
         cls = DAGTaskBranch if t.is_branch else DAGTask
         return cls(
             t.name,
             definition,
-            condition=predecessor_condition(t.when),
+            condition=when_sql(self.p, t),
+            target_completion_interval=timedelta(seconds=t.target_completion_s) if t.target_completion_s else None,
+            serverless_task_min_statement_size=t.serverless_min_size,
+            serverless_task_max_statement_size=t.serverless_max_size,
+            success_integration=t.success_integration,
+            execute_as_user=t.execute_as_user,
             warehouse=t.warehouse if not t.serverless else None,
             is_serverless=t.serverless,
             user_task_managed_initial_warehouse_size=t.serverless_size.upper() if t.serverless_size else None,
             user_task_timeout_ms=t.timeout_ms,
-            session_parameters=_primitive_mapping(f"{where}: session parameter", t.session_parameters),
+            session_parameters=_primitive_mapping(f"{where}: session parameter", task_session_parameters(self.p, t)),
             comment=comment,
             is_finalizer=True if t.is_finalizer else None,
             dag=dag,
@@ -308,5 +364,8 @@ def low_level_tasks(dag: DAG) -> list[LowLevelTask]:
         low = t._to_low_level_task()
         if low.predecessors:
             low.predecessors = sorted(low.predecessors)
+        spec = getattr(getattr(low.definition, "func", None), "dagc_spec", None) or {}
+        if spec.get("secrets"):
+            low.definition = with_secrets(low.definition, spec["secrets"], spec["external_access_integrations"])
         tasks.append(low)
     return tasks

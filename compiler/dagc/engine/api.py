@@ -132,8 +132,18 @@ def run_pipeline(
     parallelism: int | None = None,
     observer: Observer | None = None,
     webhook_url: str | None = None,
+    logical_date: Any = None,
+    stub_returns: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run a pipeline now; returns when the run (with its automatic graph retries) has ended."""
+    """Run a pipeline now; returns when the run (with its automatic graph retries) has ended.
+
+    `logical_date` (a timezone-aware datetime) is the date the run stands for (a backfill's date):
+    it travels in the run's config, as on Snowflake, and steps read it as ctx.logical_date.
+    `stub_returns` (task -> value) makes those tasks return the value without calling their step
+    (`dagc test` scenarios use it to test branch logic without the heavy steps).
+    A triggered pipeline runs whether or not its stream has data (as EXECUTE TASK does; see
+    `triggered` for `dagc run --if-triggered`); a run that succeeds consumes the stream.
+    """
     known = {t.name for t in pipeline.all_tasks()}
     for name in list(only) + ([from_task] if from_task else []):
         if name not in known:
@@ -143,11 +153,26 @@ def run_pipeline(
     injected = _fail_tasks(fail_tasks, pipeline)
     steps = resolve_steps(pipeline, project_root)
     config = _encode_config(pipeline)
+    if logical_date is not None:
+        from dagc.configcodec import LOGICAL_DATE
+
+        config = dict(sorted({**config, LOGICAL_DATE: logical_date.isoformat()}.items()))
+    stubs = dict(stub_returns or {})
+    unknown_stubs = sorted(set(stubs) - known)
+    if unknown_stubs:
+        raise UsageError(f"cannot stub the return value of unknown task(s): {', '.join(unknown_stubs)}",
+                         f"tasks of {pipeline.name}: {', '.join(sorted(known))}")
     store = StateStore(state_dir)
     store.reconcile()
     started = time.time()
     run_id = new_run_id(started)
+    streams = _streams(store, pipeline)
+    seen = streams.current(pipeline.trigger.stream) if streams and pipeline.trigger else None
     options = {"only": list(only), "from": from_task, "fail_tasks": sorted(injected)}
+    if stubs:
+        options["stubbed"] = sorted(stubs)
+    if seen is not None:
+        options["stream_offset"] = seen  # what a successful run (or its retry) consumes
     store.create_run(run_id=run_id, pipeline=pipeline.name, source=str(Path(pipeline.source).resolve())
                      if pipeline.source else "", environment=pipeline.environment,
                      sets={"set": dict(sets or {}), "var": dict(var_sets or {})},
@@ -169,20 +194,43 @@ def run_pipeline(
                                        prev.reused_from or prev.run_id, True)
             else:
                 presets[t.name] = Preset(rules.NOT_EXECUTED, record=True)
-    return _execute(store, pipeline, steps, state_dir, project_root, run_id, started, config, presets, {}, forced,
-                    injected, parallelism, observer, webhook_url, graph_attempt=1, started=started)
+    result = _execute(store, pipeline, steps, state_dir, project_root, run_id, started, config, presets, {}, forced,
+                      injected, parallelism, observer, webhook_url, graph_attempt=1, started=started, streams=streams,
+                      stub_returns=stubs)
+    if streams and pipeline.trigger and result.state == rules.SUCCEEDED:
+        streams.consume(pipeline.trigger.stream, seen)
+    return result
+
+
+def _streams(store: StateStore, pipeline: Pipeline) -> Any:
+    if not pipeline.streams:
+        return None
+    from dagc.engine.streams import Streams
+
+    return Streams(store, pipeline)
+
+
+def triggered(pipeline: Pipeline, state_dir: Path) -> bool:
+    """Whether the root's WHEN SYSTEM$STREAM_HAS_DATA(...) holds now (True for a pipeline without a trigger)."""
+    if pipeline.trigger is None:
+        return True
+    from dagc.engine.streams import Streams
+
+    return Streams(StateStore(state_dir), pipeline).has_data(pipeline.trigger.stream)
 
 
 def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path, project_root: Path, run_id: str,
              scheduled_at: float, config: dict[str, Any], presets: dict[str, Preset], attempts: dict[str, int],
              forced: frozenset[str], injected: frozenset[str], parallelism: int | None, observer: Observer | None,
-             webhook_url: str | None, *, graph_attempt: int, started: float) -> RunResult:
+             webhook_url: str | None, *, graph_attempt: int, started: float, streams: Any = None,
+             stub_returns: Mapping[str, Any] | None = None) -> RunResult:
     observer = observer or NullObserver()
     pool = WorkerPool(parallelism or default_parallelism(), project_root)
     rc = RunContext(pipeline=pipeline, steps=steps, store=store, state_dir=state_dir, run_id=run_id,
                     scheduled_at=scheduled_at, config=config, environment=pipeline.environment, pool=pool,
                     fail_tasks=injected, webhook_url=webhook_url or os.environ.get(WEBHOOK_ENV),
-                    observer=observer)
+                    observer=observer, streams=streams if streams is not None else _streams(store, pipeline),
+                    stub_returns=dict(stub_returns or {}))
     retries_left = pipeline.retries or 0
     current: Scheduler | None = None
     try:
@@ -271,9 +319,13 @@ def retry_run(
     graph_attempt = rec.graph_attempt + 1
     store.claim_run(rec.run_id, graph_attempt)
     config = _unmask(rec.config, _encode_config(pipeline))
-    return _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, config,
-                    presets, attempts, forced, injected, parallelism, observer, webhook_url,
-                    graph_attempt=graph_attempt, started=time.time())
+    result = _execute(store, pipeline, steps, state_dir, project_root, rec.run_id, rec.scheduled_at, config,
+                      presets, attempts, forced, injected, parallelism, observer, webhook_url,
+                      graph_attempt=graph_attempt, started=time.time())
+    streams = _streams(store, pipeline)
+    if streams and pipeline.trigger and result.state == rules.SUCCEEDED:  # the retry consumed the stream
+        streams.consume(pipeline.trigger.stream, rec.options.get("stream_offset"))
+    return result
 
 
 def _find_run(store: StateStore, run: RunRecord | str | None) -> RunRecord:

@@ -7,9 +7,9 @@ tests do NOT reuse this module: they carry an independent evaluator of the same 
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from dagc.ir import Condition
+from dagc.ir import Condition, Pipeline, Task
 
 # Task states, spelled as Snowflake's TASK_HISTORY / SYSTEM$TASK_COMPLETION_STATE spell them.
 PENDING = "PENDING"  # local only: not yet decided
@@ -74,6 +74,23 @@ def should_run(
         if p in branch_choice and branch_choice[p] != task:
             return False
     return condition_holds(condition, [states[p] for p in preds])
+
+
+def condition_value(p: Pipeline, t: Task, values: Mapping[str, Any], states: Mapping[str, str],
+                    config: Mapping[str, Any], stream_has_data: Callable[[str], bool]) -> bool:
+    """The task's additional condition (`if:`): ANDed with the predecessor rule, like WHEN's SQL.
+
+    Evaluated with SQL's three-valued logic by dagc.expr; NULL (a missing value, a value that does
+    not convert) does not run the task, as a WHEN that is not TRUE does not. States are what
+    SYSTEM$TASK_COMPLETION_STATE reports (a NOT_EXECUTED task is reported as such).
+    """
+    if t.condition is None:
+        return True
+    from dagc.expr import Facts, Runtime, evaluate, parse
+    from dagc.ir import thaw
+
+    facts = Facts(kinds={x.name: x.kind.value for x in p.all_tasks()}, config=thaw(p.config))
+    return evaluate(parse(t.condition), facts, Runtime(values, states, config, stream_has_data)) is True
 
 
 def run_state(states: Mapping[str, str], cancelled: bool = False) -> str:

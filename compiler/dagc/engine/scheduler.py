@@ -80,6 +80,8 @@ class RunContext:
     fail_tasks: frozenset[str] = frozenset()
     webhook_url: str | None = None
     observer: Observer = field(default_factory=NullObserver)
+    streams: Any = None  # engine.streams.Streams when the pipeline declares streams
+    stub_returns: dict[str, Any] = field(default_factory=dict)  # task -> value returned without the step
 
 
 class Scheduler:
@@ -98,6 +100,7 @@ class Scheduler:
                 self.children[a].append(t.name)
         self.fin = self.p.finalizer.name if self.p.finalizer else None
         self.views = {n: TaskView(n, is_finalizer=(n == self.fin)) for n in self.tasks}
+        self._ancestors: dict[str, tuple[str, ...]] = {}
         self.ready: deque[str] = deque()
         self.decided: set[str] = set()  # queued or terminal in this attempt: never decided twice
         self.running: dict[str, Worker] = {}
@@ -179,10 +182,30 @@ class Scheduler:
         states = {a: self.views[a].state for a in t.after}
         choice = {a: (self.views[a].return_value if self.views[a].state == rules.SUCCEEDED else None)
                   for a in t.after if self.tasks[a].kind is TaskKind.BRANCH}
-        if rules.should_run(name, t.when, t.after, states, choice):
+        if rules.should_run(name, t.when, t.after, states, choice) and self._condition_holds(t):
             self.ready.append(name)
         else:
             self._outcome(name, rules.SKIPPED)
+
+    def ancestors(self, name: str) -> tuple[str, ...]:
+        if name not in self._ancestors:
+            self._ancestors[name] = self.p.ancestors(name)
+        return self._ancestors[name]
+
+    def _condition_holds(self, t: Task) -> bool:
+        """The task's `if:`, evaluated as its WHEN would be on Snowflake (true runs; false or NULL skips)."""
+        if t.condition is None:
+            return True
+        from dagc.configcodec import decode_config
+        from dagc.engine.rules import condition_value
+        from dagc.runtime.returns import decode_return
+
+        names = self.ancestors(t.name)
+        values = {n: (self.views[n].return_value if self.tasks[n].kind is not TaskKind.STEP
+                      else decode_return(self.views[n].return_value)) for n in names}
+        streams = self.rc.streams
+        return condition_value(self.p, t, values, {n: self.views[n].state for n in names},
+                               decode_config(self.rc.config), streams.has_data if streams else (lambda s: False))
 
     def _settle(self, name: str) -> None:
         for child in self.children.get(name, ()):
@@ -220,7 +243,9 @@ class Scheduler:
             "sql": t.sql,
             "cases": dict(t.cases),
             "config": self.rc.config,
-            "inputs": {a: self.views[a].return_value for a in t.after},
+            # every ancestor's value, as SYSTEM$GET_PREDECESSOR_RETURN_VALUE gives it (nearest first)
+            "inputs": {a: self.views[a].return_value for a in (*t.after, *self.ancestors(t.name))},
+            "raw_inputs": [a for a in self.ancestors(t.name) if self.tasks[a].kind is TaskKind.BRANCH],
             "scheduled_at": self.rc.scheduled_at,
             "environment": self.rc.environment,
             "state_dir": str(self.rc.state_dir),
@@ -229,6 +254,8 @@ class Scheduler:
             "webhook_url": self.rc.webhook_url,
             "secrets": sorted(secrets_of(self.p)),  # masked in the log, error, traceback and return value
         }
+        if t.name in self.rc.stub_returns:
+            job["stub_return"] = self.rc.stub_returns[t.name]
         if t.kind is TaskKind.SQL:
             job["task_states"] = {n: v.state for n, v in self.views.items()}
             job["graph_attempt"] = self.graph_attempt

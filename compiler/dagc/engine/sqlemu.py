@@ -319,17 +319,21 @@ class SqlRunner:
             self.fns.return_value = self.evaluate(args[0], where)
             return
         if fn == "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION":
-            message = integration = None
+            message = integration = email_subject = None
             for a in args:
                 inner = a.expression if isinstance(a, exp.Dot) else a
                 name = str(inner.name).upper() if isinstance(inner, exp.Anonymous) else ""
                 if name == "INTEGRATION":
                     integration = self.evaluate(inner.expressions[0], where) if inner.expressions else None
+                elif name == "EMAIL_INTEGRATION_CONFIG":  # (integration, subject, ARRAY_CONSTRUCT(to...), ...)
+                    integration = self.evaluate(inner.expressions[0], where) if inner.expressions else None
+                    if len(inner.expressions) > 1:
+                        email_subject = self.evaluate(inner.expressions[1], where)
                 elif name in NOTIFICATION_WRAPPERS:
                     message = self.evaluate(inner.expressions[0], where) if inner.expressions else ""
                 elif isinstance(inner, exp.Anonymous) and name:
                     raise DagcError(f"{where}: SNOWFLAKE.NOTIFICATION.{name}(...) is not supported by the local "
-                                    "engine", "use TEXT_PLAIN, TEXT_HTML or APPLICATION_JSON and INTEGRATION")
+                                    "engine", "use TEXT_PLAIN, TEXT_HTML or APPLICATION_JSON and INTEGRATION or EMAIL_INTEGRATION_CONFIG")
                 else:
                     message = self.evaluate(a, where)
             if message is None:
@@ -337,7 +341,7 @@ class SqlRunner:
             from dagc.engine.notify import Notifier
 
             job = self.job or {}
-            subject = f"dagc: {job.get('pipeline', '')}.{job.get('task', '')}".rstrip(".")
+            subject = email_subject or f"dagc: {job.get('pipeline', '')}.{job.get('task', '')}".rstrip(".")
             if self.backend is not None:
                 self.backend.notify(subject, message, integration=integration)
             else:

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,7 +177,7 @@ class StateStore:
                     return
             else:
                 self.state_dir.mkdir(parents=True, exist_ok=True)
-                probe = self.state_dir / f".probe-{os.getpid()}"
+                probe = self.state_dir / f".probe-{os.getpid()}-{threading.get_ident()}"  # per thread: runs may share a process
                 probe.write_bytes(b"x" * 4096)  # fails early on a read-only or full disk
                 probe.unlink()
             self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)

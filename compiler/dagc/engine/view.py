@@ -150,6 +150,7 @@ def run_json(run: RunRecord, attempts: dict[str, AttemptRecord]) -> dict[str, An
         "duration_s": run.duration,
         "first_failed_task": run.first_failed_task,
         "first_error": run.first_error,
+        "config": run.config,  # the run's effective config, flat as Snowflake stores it (secrets masked)
         "tasks": [
             {
                 "task": a.task, "state": a.state, "attempt": a.attempt, "graph_attempt": a.graph_attempt,
@@ -211,3 +212,16 @@ def compute_notes(pipeline: Any) -> list[str]:
             out.append(f"{t.name}: runs in-process here; on Snowflake a native ML Job on {c.pool} x {c.instances}"
                        + (" (distributed training: more than one node)" if c.instances > 1 else ""))
     return out
+
+
+def config_line(run: RunRecord) -> str:
+    """The run's effective config on one line; values set for this run (--set) are marked."""
+    from dagc.configcodec import LOGICAL_DATE, SIDECAR
+
+    overridden = set((run.sets or {}).get("set") or {})
+    parts = [f"{k}={v!r}" + (" (--set)" if k in overridden else "")
+             for k, v in run.config.items() if k not in (SIDECAR, LOGICAL_DATE)]
+    line = "config  " + (", ".join(parts) or "(empty)")
+    if LOGICAL_DATE in run.config:
+        line += f"\nlogical date  {run.config[LOGICAL_DATE]}"
+    return line

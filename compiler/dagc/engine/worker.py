@@ -64,6 +64,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         if job.get("inject_failure"):
             raise InjectedFailure(f"injected failure for task {job['task']!r} (fault injection: "
                                   "--fail-task / DAGC_FAIL_TASKS); the step was not called")
+        if "stub_return" in job:
+            return _stubbed(job)
         from dagc.engine.backend import LocalBackend
 
         backend = LocalBackend.from_job(job)
@@ -159,11 +161,26 @@ def _load_step(module: str, function: str) -> Any:
     return _STEPS[key]
 
 
+def _stubbed(job: dict[str, Any]) -> dict[str, Any]:
+    """A stubbed task (`returns:` in a `dagc test` scenario): its value, without calling the step."""
+    from dagc.runtime.returns import encode_return
+
+    value = job["stub_return"]
+    print(f"--- {job['task']} stubbed: returns {value!r} without calling its step", flush=True)
+    if job["kind"] == "branch":
+        cases: dict[str, str] = job["cases"]
+        if not isinstance(value, str) or value not in cases:
+            raise RuntimeError(f"stubbed branch task {job['task']!r} returns {value!r}, which is not one of its "
+                               f"cases ({', '.join(sorted(cases))})")
+        return {"ok": True, "return_value": cases[value], "branch_case": value}
+    return {"ok": True, "return_value": encode_return(job["task"], value), "branch_case": None}
+
+
 def _run_step(job: dict[str, Any], backend: Any) -> dict[str, Any]:
     from datetime import datetime, timezone
 
-    from dagc.configcodec import decode_config
-    from dagc.runtime.context import StepContext
+    from dagc.configcodec import decode_config, logical_date_of
+    from dagc.runtime.context import Inputs, StepContext
     from dagc.runtime.returns import decode_return, encode_return
     import logging
 
@@ -176,10 +193,13 @@ def _run_step(job: dict[str, Any], backend: Any) -> dict[str, Any]:
         scheduled_at=datetime.fromtimestamp(job["scheduled_at"], tz=timezone.utc),
         config=decode_config(job["config"]),
         params=dict(params),
-        inputs={name: decode_return(text) for name, text in job["inputs"].items()},
+        inputs=Inputs(job["task"], list(job["inputs"]),
+                      lambda name: job["inputs"][name] if name in job.get("raw_inputs", ()) else
+                      decode_return(job["inputs"][name])),
         backend=backend,
         environment=job.get("environment"),
         log=logging.getLogger(f"dagc.step.{job['task']}"),
+        logical_date=logical_date_of(job["config"]),
     )
     value = fn(ctx, **params)
     if job["kind"] == "branch":

@@ -28,13 +28,15 @@ def check_file(
     which has no production secrets); compile, run and deploy keep the default "error".
     """
     secrets: set[str] = set()
-    pipeline, diags = _check(path, env, sets, var_sets, with_steps, missing_secrets, secrets)
+    refs: dict[str, ir.SecretRef] = {}
+    pipeline, diags = _check(path, env, sets, var_sets, with_steps, missing_secrets, secrets, refs)
     if pipeline is not None:
         from dataclasses import replace
 
         from dagc.redact import config_secrets
 
-        pipeline = replace(pipeline, secrets=frozenset(secrets | config_secrets(pipeline.config)))
+        pipeline = replace(pipeline, secrets=frozenset(secrets | config_secrets(pipeline.config)),
+                           secret_refs=ir.freeze(refs))
     if secrets:  # a message may quote a rendered value
         from dataclasses import replace
 
@@ -53,6 +55,7 @@ def _check(
     with_steps: bool,
     missing_secrets: str,
     secrets: set[str],
+    refs: dict[str, ir.SecretRef] | None = None,
 ) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
     from dagc.frontend import checks, overlay, schema, template
     from dagc.frontend import load as yamlload
@@ -75,7 +78,7 @@ def _check(
     data, diags = overlay.apply_environment(doc, data, env)
     if var_sets:
         diags += overlay.apply_sets(doc, data, "vars", dict(var_sets))
-    data, tdiags = template.render(doc, data, env, secrets=secrets, missing_secrets=missing_secrets)
+    data, tdiags = template.render(doc, data, env, secrets=secrets, missing_secrets=missing_secrets, refs=refs)
     diags += tdiags
     if sets:
         diags += overlay.apply_sets(doc, data, "config", dict(sets))
@@ -92,6 +95,9 @@ def _check(
         diags += registry.diagnostics
     pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths))
     diags += bdiags
+    from dagc.frontend.rules import run_all
+
+    diags += run_all(doc, data, registry, pipeline)
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)
 

@@ -34,6 +34,7 @@ class Pos:
     line: int  # 1-based
     col: int  # 1-based
     end_col: int = 0
+    file: str = ""  # set when the value came from another file (`include:`); "" = the document's own
 
 
 @dataclass
@@ -273,3 +274,119 @@ def _compose(doc: Document) -> Any:
                                        hint="one pipeline per file; remove the extra `---`"))
     return root
 
+
+
+def locate(doc: Document, path: Path, offset: int, value: str) -> Pos:
+    """The line and column of character `offset` of the string scalar at `path`.
+
+    Walks the scalar's source the way YAML reads it (plain, 'single' or "double" quoted, `|` and
+    `>` block scalars), so a caret can point inside a string even when quotes, escapes or a block
+    moved it. If the source does not decode to `value` (a template rendered it, or it came from
+    an overlay), the position of the scalar itself is returned.
+    """
+    start = doc.values.get(tuple(path))
+    if start is None:
+        return doc.pos(path)
+    lines = doc.text.splitlines()
+    if start.line - 1 >= len(lines):
+        return start
+    mapped = _scalar_chars(lines, start.line - 1, start.col - 1)
+    if mapped is None or "".join(c for c, _, _ in mapped).rstrip("\n") != value.rstrip("\n"):
+        return start
+    if offset >= len(mapped):
+        if not mapped:
+            return start
+        _, line, col = mapped[-1]
+        return Pos(line, col + 1 + (offset - len(mapped)))
+    _, line, col = mapped[offset]
+    return Pos(line, col)
+
+
+def _scalar_chars(lines: list[str], row: int, col: int) -> list[tuple[str, int, int]] | None:
+    """(char, line, col) for every character of the scalar starting at lines[row][col], 1-based."""
+    first = lines[row]
+    c0 = first[col] if col < len(first) else ""
+    out: list[tuple[str, int, int]] = []
+    if c0 in ("|", ">"):
+        body = [r for r in range(row + 1, len(lines))]
+        indent = None
+        for r in body:
+            text = lines[r]
+            if not text.strip():
+                if indent is not None:
+                    out.append(("\n", r + 1, len(text) + 1))
+                continue
+            lead = len(text) - len(text.lstrip(" "))
+            if indent is None:
+                indent = lead
+            if lead < indent:
+                break
+            if out and out[-1][0] != "\n":
+                out.append(("\n" if c0 == "|" else " ", r, len(lines[r - 1]) + 1))
+            out.extend((ch, r + 1, indent + i + 1) for i, ch in enumerate(text[indent:]))
+        while out and out[-1][0] == "\n":
+            out.pop()
+        return out
+    if c0 in ("'", '"'):
+        r, i = row, col + 1
+        while r < len(lines):
+            text = lines[r]
+            while i < len(text):
+                ch = text[i]
+                if c0 == "'" and ch == "'":
+                    if text[i + 1:i + 2] == "'":
+                        out.append(("'", r + 1, i + 1))
+                        i += 2
+                        continue
+                    return out
+                if c0 == '"' and ch == '"':
+                    return out
+                if c0 == '"' and ch == "\\":
+                    nxt = text[i + 1:i + 2]
+                    simple = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/", "0": "\0", " ": " "}
+                    if nxt in simple:
+                        out.append((simple[nxt], r + 1, i + 1))
+                        i += 2
+                        continue
+                    width = {"x": 2, "u": 4, "U": 8}.get(nxt)
+                    digits = text[i + 2:i + 2 + width] if width else ""
+                    if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+                        out.append((chr(int(digits, 16)), r + 1, i + 1))
+                        i += 2 + width
+                        continue
+                    return None  # another escape (\a, \e, \N...): fall back to the scalar's start
+                out.append((ch, r + 1, i + 1))
+                i += 1
+            r, i = r + 1, 0
+            if r < len(lines):
+                stripped = len(lines[r]) - len(lines[r].lstrip(" "))
+                out.append((" ", r, len(lines[r - 1]) + 1))  # a line break inside quotes folds to a space
+                i = stripped
+        return None
+    # plain scalar: up to ` #`, or a flow indicator when inside [ ] / { }
+    text = first[col:]
+    end = len(text)
+    for marker in (" #",):
+        k = text.find(marker)
+        if k >= 0:
+            end = min(end, k)
+    flow = first[:col].count("{") + first[:col].count("[") > first[:col].count("}") + first[:col].count("]")
+    if flow:
+        for ch in ",}]":
+            k = text.find(ch)
+            if k >= 0:
+                end = min(end, k)
+    chunk = text[:end].rstrip()
+    out = [(ch, row + 1, col + i + 1) for i, ch in enumerate(chunk)]
+    key_indent = len(first) - len(first.lstrip(" "))
+    r = row + 1
+    while not flow and r < len(lines) and lines[r].strip() and len(lines[r]) - len(lines[r].lstrip(" ")) > key_indent:
+        more = lines[r]
+        lead = len(more) - len(more.lstrip(" "))
+        body = more[lead:]
+        k = body.find(" #")
+        body = (body[:k] if k >= 0 else body).rstrip()
+        out.append((" ", r, len(lines[r - 1]) + 1))  # a line break in a plain scalar folds to a space
+        out.extend((ch, r + 1, lead + i + 1) for i, ch in enumerate(body))
+        r += 1
+    return out

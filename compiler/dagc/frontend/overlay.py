@@ -37,10 +37,18 @@ def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> t
     return merged, diags
 
 
+# Top-level keys an overlay may add although the base leaves them out, because leaving them out
+# means exactly what null means: `schedule` (absent = manual runs), so "manual in dev, daily in
+# prod" is one file with a `schedule:` in the prod overlay only.
+MAY_ADD = {(): {"schedule"}}
+
+
 def _merge(doc: Document, base: dict[str, Any], over: Any, path: Path, opath: Path, diags: list[Diagnostic]) -> None:
     if not isinstance(over, dict):
         return
     for key, value in over.items():
+        if key not in base and key in MAY_ADD.get(path, set()):
+            base[key] = None
         if key not in base:
             p = doc.pos(opath + (key,), key=True)
             hint = did_you_mean(str(key), [str(k) for k in base])

@@ -82,7 +82,7 @@ def _scan(reg: Registry, root: Path, file: Path) -> None:
     if module.endswith(".__init__"):
         module = module[: -len(".__init__")]
     try:
-        tree = ast.parse(file.read_bytes(), filename=str(file))
+        tree = parse_module(file)
     except SyntaxError as exc:
         reg.diagnostics.append(Diagnostic("DAGC401", f"step module does not parse: {exc.msg}", str(rel),
                                           exc.lineno or 0, exc.offset or 0, hint="fix the Python syntax error"))
@@ -103,6 +103,22 @@ def _scan(reg: Registry, root: Path, file: Path) -> None:
             reg.diagnostics.append(Diagnostic("DAGC402", f"step {name!r} is defined twice (also {other.file}:{other.line})",
                                               str(rel), node.lineno, node.col_offset + 1, hint="step names must be unique"))
         reg.steps[name] = info
+
+
+_trees: dict[str, tuple[tuple[float, int], ast.Module]] = {}
+
+
+def parse_module(file: Path) -> ast.Module:
+    """`ast.parse` of a step module, kept per file and mtime: the registry and the front-end rules
+    (dagc.frontend.rules.step_packages) read the same modules, and parsing is most of their cost."""
+    st = file.stat()
+    stamp = (st.st_mtime, st.st_size)
+    hit = _trees.get(str(file))
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    tree = ast.parse(file.read_bytes(), filename=str(file))
+    _trees[str(file)] = (stamp, tree)
+    return tree
 
 
 def _step_name(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:

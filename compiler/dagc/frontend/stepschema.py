@@ -96,7 +96,9 @@ def with_steps(base: dict[str, Any], registry: Registry) -> dict[str, Any]:
                            "properties": {"branch": {"required": ["step"], "properties": {"step": {"const": name}}}}},
                     "then": {"properties": {
                         "params": _params_schema(info),
-                        "branch": {"properties": {"cases": {"propertyNames": {"enum": sorted(info.returns)}}}},
+                        # mapping form: case keys; list form (case = child name): the items
+                        "branch": {"properties": {"cases": {"propertyNames": {"enum": sorted(info.returns)},
+                                                            "items": {"enum": sorted(info.returns)}}}},
                     }},
                 })
             elif "branch" in task["properties"]:

@@ -38,6 +38,7 @@ class _State:
 
     secrets: set[str]
     missing: list[str] | None
+    refs: dict[str, Any] | None = None  # secret value -> ir.SecretRef
 
 
 _STATE: ContextVar[_State] = ContextVar("dagc_template_state")
@@ -80,16 +81,23 @@ def _env() -> Any:
             _STATE.get().secrets.add(value)
         return value
 
-    def secret(name: str) -> str:
-        """A secret from the environment variable `name`: usable anywhere, masked in every output."""
+    def secret(name: str, integration: str | None = None, object: str | None = None) -> str:  # noqa: A002
+        """A secret from the environment variable `name`: usable anywhere, masked in every output.
+        On Snowflake it is the SECRET object `object` (default: `name`) granted to the task
+        procedures through the external access integration `integration` (docs/snowflake.md)."""
         state = _STATE.get()
         value = os.environ.get(name)
         if value is None:
             if state.missing is None:
                 raise _SecretMissing(name)
             state.missing.append(name)
-            return f"<secret {name} not set>"
-        state.secrets.add(value)
+            value = f"<secret {name} not set>"
+        else:
+            state.secrets.add(value)
+        if state.refs is not None:
+            from dagc.ir import SecretRef
+
+            state.refs[value] = SecretRef(str(name), str(object or name), str(integration) if integration else None)
         return value
 
     env.globals = {"env_var": env_var, "secret": secret}
@@ -117,7 +125,7 @@ def has_templates(value: Any) -> bool:
 
 
 def render(doc: Document, data: dict[str, Any], environment: str | None, *, secrets: set[str] | None = None,
-           missing_secrets: str = "error") -> tuple[dict[str, Any], list[Diagnostic]]:
+           missing_secrets: str = "error", refs: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Diagnostic]]:
     """Render every templated string in `data`; `vars` are rendered first and then shared.
 
     Secret values met on the way are added to `secrets`. An unset `secret('NAME')` is an error,
@@ -125,7 +133,7 @@ def render(doc: Document, data: dict[str, Any], environment: str | None, *, secr
     """
     if not has_templates(data):
         return data, []
-    state = _State(secrets if secrets is not None else set(), [] if missing_secrets == "warn" else None)
+    state = _State(secrets if secrets is not None else set(), [] if missing_secrets == "warn" else None, refs)
     token = _STATE.set(state)
     try:
         return _render(doc, data, environment)

@@ -78,6 +78,10 @@ def run_view_from_records(run: Any, attempts: Iterable[Any]) -> RunView:
                 extra[f"--{flag}"] = dict(sets[flag])
     elif sets:
         extra["--set"] = sets
+    from dagc.configcodec import LOGICAL_DATE
+
+    if LOGICAL_DATE in (run.config or {}):  # a backfill's (or a scheduled local run's) date
+        extra["logical date"] = run.config[LOGICAL_DATE]
     options = {k: v for k, v in (getattr(run, "options", None) or {}).items() if v}
     if options:
         extra["options"] = options

@@ -111,7 +111,7 @@ def load_snowflake_run(pipeline: Any, run_id: str | None, *, connection: str | N
     if source is None:
         from dagc.snowflake.connection import open_schema, resolve  # heavy: only on this path
 
-        conn = resolve(connection)
+        conn = resolve(connection, warehouse=getattr(pipeline, "warehouse", None))
         with snowflake_errors(conn):
             session, schema = open_schema(conn, pipeline.stage)
         source = operate.SnowflakeRunSource(schema, session, pipeline.name)

@@ -12,10 +12,50 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol
 
 if TYPE_CHECKING:  # heavy imports only for type checkers
     import pandas as pd
+
+
+class InputError(KeyError):
+    """`ctx.inputs[name]` for a task that is not an ancestor: says which ones are."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0])
+
+
+class Inputs(Mapping[str, Any]):
+    """Return values of a task's ancestors by YAML name, decoded, read when first asked for.
+
+    Snowflake returns an ancestor's value when no direct predecessor has the name
+    (SYSTEM$GET_PREDECESSOR_RETURN_VALUE), so a step can read a grandparent without an extra
+    `after:` edge; on Snowflake each value is one call, made only if the step reads it.
+    """
+
+    def __init__(self, task: str, names: "list[str] | tuple[str, ...]", load: "Callable[[str], Any]") -> None:
+        self._task = task
+        self._names = list(dict.fromkeys(names))
+        self._load = load
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            known = ", ".join(self._names) if self._names else "none (it runs first)"
+            raise InputError(f"ctx.inputs[{name!r}]: {name!r} is not an ancestor of task {self._task!r}; "
+                             f"its ancestors are: {known}")
+        if name not in self._cache:
+            self._cache[name] = self._load(name)
+        return self._cache[name]
+
+    def __iter__(self) -> "Iterator[str]":
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Inputs({self._task!r}: {', '.join(self._names)})"
 
 
 @dataclass(frozen=True)
@@ -78,10 +118,19 @@ class StepContext:
     scheduled_at: datetime  # the run's original scheduled time (UTC), stable across a retry
     config: Mapping[str, Any]  # decoded, nested graph config
     params: Mapping[str, Any]  # this task's params (also passed as keyword arguments)
-    inputs: Mapping[str, Any]  # decoded return values of predecessors, by YAML task name
+    inputs: Mapping[str, Any]  # decoded return values of ancestors by YAML task name (Inputs: lazy, clear errors)
     backend: Backend
     environment: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("dagc.step"))
+    # how `secret()` reads a value: the task procedure's granted SECRETs on Snowflake, else the environment
+    secret_reader: Callable[[str], str] | None = field(default=None, repr=False)
+    # the date this run stands for: a backfill's date (`dagc backfill`), else scheduled_at. Steps
+    # that cut data "as of" a date use this, so a backfill rebuilds history on both targets.
+    logical_date: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.logical_date is None:
+            self.logical_date = self.scheduled_at
 
     @property
     def session(self) -> Any:
@@ -98,3 +147,10 @@ class StepContext:
     def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
         """Send an alert through the notification integration (locally: the notifications log)."""
         self.backend.notify(subject, message, integration=integration)
+
+    def secret(self, name: str) -> str:
+        """The secret `name`: on Snowflake the SECRET object granted to this task's procedure
+        (see docs/snowflake.md, "Secrets"), locally the environment variable `name`."""
+        from dagc.runtime.secrets import env_secret
+
+        return (self.secret_reader or env_secret)(name)

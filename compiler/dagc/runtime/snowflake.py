@@ -1,38 +1,46 @@
-"""What runs inside each deployed Python task: TaskContext -> StepContext -> step -> return value.
+"""What runs inside each deployed Python task: Snowflake's task functions -> StepContext -> step -> return value.
 
 Every Python task of a dagc graph runs the same entry point (`run_task`) bound to its task spec
 (step name, params, branch cases, predecessors, compute) by `make_entry`. The step receives the
 same `StepContext` as on the local engine: the Snowpark session, the decoded graph config, its
 params, its predecessors' decoded return values by YAML name, a run id and the original scheduled
-time (both stable across a retry), and a logger. dagc then sets the task's return value itself:
-JSON, at most 10 kB, and for a branch the *child task name* mapped from the case the step
+time in UTC (both stable across a retry), and a logger. dagc then sets the task's return value
+itself: JSON, at most 10 kB, and for a branch the *child task name* mapped from the case the step
 returned (dagv1 conditions each branch child on exactly that string).
 
-This module is shipped to Snowflake inside the staged bundle; it imports snowflake.core and
-Snowpark only inside functions.
+Decision: the runtime calls Snowflake's SYSTEM$ functions through the Snowpark session itself
+instead of through `snowflake.core.task.context.TaskContext`. TaskContext is a thin wrapper over
+the same calls, but it lives in snowflake.core, which a task procedure has only if the pipeline's
+`packages:` list it (snowflake-ml-python >= 1.29 stopped bringing it along), and importing it costs
+seconds at every task start. The only package this module needs is Snowpark, which every Python
+procedure has; `dagc.snowflake.packaging.effective_packages` adds it (and snowflake-ml-python for
+`compute:` tasks) to what the manifest shows and what the procedures get.
+
+This module is shipped to Snowflake inside the staged bundle; it imports Snowpark only inside
+functions.
 """
 
-import importlib
 import json
 import logging
-import pkgutil
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
 
-from dagc.configcodec import decode_config
+from dagc.configcodec import decode_config, logical_date_of
 from dagc.runtime.context import StepContext
 from dagc.runtime.returns import ReturnValueError, decode_return, encode_return
-from dagc.runtime.steps import STEP_ATTR
+from dagc.runtime.secrets import resolve_refs, snowflake_secret
+from dagc.runtime.stepload import StepFailure, resolve_step
+
+__all__ = ["StepFailure", "resolve_step", "SessionFacts", "run_task", "make_entry", "build_context", "finish"]
 
 log = logging.getLogger("dagc.step")
 
-
-class StepFailure(RuntimeError):
-    """A step cannot run or its result cannot travel; the message says what to do."""
+SCHEDULED_AT = "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP"
+RUN_GROUP = "CURRENT_TASK_GRAPH_RUN_GROUP_ID"
 
 
 class TaskFacts(Protocol):
-    """What the runtime needs from Snowflake's TaskContext (so it can be driven offline)."""
+    """What the runtime needs from Snowflake's task functions (so it can be driven offline)."""
 
     def graph_config(self) -> dict[str, Any] | None: ...
     def predecessor_value(self, task: str) -> str | None: ...
@@ -41,55 +49,75 @@ class TaskFacts(Protocol):
     def set_return_value(self, text: str) -> None: ...
 
 
-class TaskContextFacts:
-    """`TaskFacts` over `snowflake.core.task.context.TaskContext`.
+def _literal(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
 
-    TaskContext upper-cases a predecessor name and prefixes it with `<DAG>$`, so steps and dagc
-    only ever use YAML names ("train", never "TRAINING$TRAIN").
+
+class SessionFacts:
+    """`TaskFacts` answered by Snowflake's task functions, called through the Snowpark session.
+
+    Predecessors are asked for by their deployed name, `<PIPELINE>$<TASK>` in upper case: dagv1
+    creates tasks with unquoted names, which Snowflake stores upper-cased, and
+    SYSTEM$GET_PREDECESSOR_RETURN_VALUE compares the name it is given case-sensitively. Steps and
+    dagc only ever use YAML names ("train", never "TRAINING$TRAIN").
     """
 
-    def __init__(self, session: Any) -> None:
-        from snowflake.core.task.context import TaskContext
-
-        self.tc = TaskContext(session)
+    def __init__(self, session: Any, pipeline: str) -> None:
+        self.s = session
+        self.prefix = f"{pipeline.upper()}$"
+        self._info: tuple[str, datetime] | None = None
 
     def graph_config(self) -> dict[str, Any] | None:
-        return self.tc.get_task_graph_config()
+        text = self.s.call("system$get_task_graph_config")
+        return json.loads(text) if text else None
 
     def predecessor_value(self, task: str) -> str | None:
-        value = self.tc.get_predecessor_return_value(task)
-        # TaskContext returns str(NULL) == "None" for a predecessor that set nothing (or was skipped);
-        # a JSON-encoded dagc value can never be the bare word None.
-        return None if value in (None, "None", "") else value
+        value = self.s.call("system$get_predecessor_return_value", self.prefix + task.upper())
+        # NULL for a predecessor that set nothing (or was skipped); a JSON-encoded dagc value is never "".
+        return None if value is None or value == "" else str(value)
+
+    def _runtime_info(self) -> tuple[str, datetime]:
+        if self._info is None:
+            # One query (SELECT, not CALL, so the text converts). SYSTEM$TASK_RUNTIME_INFO gives the
+            # scheduled time as text without a zone, meant in the session's TIMEZONE (TaskContext's
+            # to_timestamp makes it TIMESTAMP_NTZ wall-clock time there); to_timestamp_tz reads it
+            # in the session's TIMEZONE and convert_timezone turns it into UTC, all in SQL, so the
+            # procedure need not read a session parameter itself.
+            row = self.s.sql(
+                f"select to_char(system$task_runtime_info({_literal(RUN_GROUP)})), "
+                f"convert_timezone('UTC', to_timestamp_tz(system$task_runtime_info({_literal(SCHEDULED_AT)})))"
+            ).collect()[0]
+            self._info = (str(row[0]), self._utc(row[1]))
+        return self._info
+
+    def _utc(self, value: Any) -> datetime:
+        """A TIMESTAMP_TZ as an aware UTC datetime; a naive value (TIMESTAMP_NTZ: wall-clock time
+        in the session's TIMEZONE) is read in that zone first."""
+        if not isinstance(value, datetime):
+            value = datetime.fromisoformat(str(value))
+        if value.tzinfo is not None:
+            return value.astimezone(timezone.utc)
+        zone = self.session_timezone()
+        from zoneinfo import ZoneInfo
+
+        return value.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+    def session_timezone(self) -> str:
+        rows = self.s.sql("show parameters like 'TIMEZONE' in session").collect()
+        for r in rows:
+            d = r.as_dict() if hasattr(r, "as_dict") else dict(r)
+            if str(d.get("key", "")).upper() == "TIMEZONE" and d.get("value"):
+                return str(d["value"])
+        return "America/Los_Angeles"  # Snowflake's documented default for TIMEZONE
 
     def run_id(self) -> str:
-        return str(self.tc.get_current_task_graph_run_group_id())
+        return self._runtime_info()[0]
 
     def scheduled_at(self) -> datetime:
-        value: Any = self.tc.get_current_task_graph_original_schedule()
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return datetime.fromisoformat(str(value))
+        return self._runtime_info()[1]
 
     def set_return_value(self, text: str) -> None:
-        self.tc.set_return_value(text)
-
-
-def resolve_step(step: str, module: str | None = None, package: str = "steps") -> Callable[..., Any]:
-    """Import the module that defines `step` (or search the steps package) and return the function."""
-    modules = [module] if module else None
-    if modules is None:
-        pkg = importlib.import_module(package)
-        modules = [package] + [m.name for m in pkgutil.walk_packages(pkg.__path__, package + ".")]
-    for name in modules:
-        mod = importlib.import_module(name)
-        for value in vars(mod).values():
-            if callable(value) and getattr(value, STEP_ATTR, None) == step:
-                return value  # type: ignore[no-any-return]
-    raise StepFailure(
-        f"step {step!r} is not defined in {module or package}; was the bundle uploaded with this deploy? "
-        "Run `dagc plan` to see what would be uploaded"
-    )
+        self.s.call("system$set_return_value", text)
 
 
 def finish(spec: Mapping[str, Any], value: Any) -> str | None:
@@ -109,35 +137,52 @@ def finish(spec: Mapping[str, Any], value: Any) -> str | None:
         raise StepFailure(str(exc)) from None
 
 
-def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, environment: str | None = None) -> StepContext:
-    branch_preds = set(spec.get("branch_after") or ())
-    inputs: dict[str, Any] = {}
-    for name in spec.get("after") or ():
+def build_context(spec: Mapping[str, Any], facts: TaskFacts, backend: Any, *, environment: str | None = None,
+                  secret: Callable[[str], str] | None = None) -> StepContext:
+    """The StepContext of one task run; secret references in config and params are resolved by `secret`."""
+    from dagc.runtime.context import Inputs
+
+    branch_preds = set(spec.get("branch_after") or ()) | set(spec.get("branch_ancestors") or ())
+
+    def load(name: str) -> Any:  # one SYSTEM$GET_PREDECESSOR_RETURN_VALUE call, when the step asks
         raw = facts.predecessor_value(name)
-        inputs[name] = raw if name in branch_preds else decode_return(raw)
-    return StepContext(
+        return raw if name in branch_preds else decode_return(raw)
+
+    inputs = Inputs(spec["task"], list(spec.get("after") or ()) + list(spec.get("ancestors") or ()), load)
+    flat_config = facts.graph_config()
+    config = raw_config = decode_config(flat_config)
+    params = raw_params = dict(spec.get("params") or {})
+    if secret is not None:
+        config, params = resolve_refs(config, secret), resolve_refs(params, secret)
+    ctx = StepContext(
         pipeline=spec["pipeline"],
         task=spec["task"],
         run_id=facts.run_id(),
         scheduled_at=facts.scheduled_at(),
-        config=decode_config(facts.graph_config()),
-        params=dict(spec.get("params") or {}),
+        config=config,
+        params=params,
         inputs=inputs,
         backend=backend,
         environment=spec.get("environment"),
         log=logging.getLogger(f"dagc.step.{spec['pipeline']}.{spec['task']}"),
+        logical_date=logical_date_of(flat_config),
+        secret_reader=secret,
     )
+    # what an ML Job is sent: secret references, never the values (job arguments are visible)
+    ctx.unresolved = {"config": raw_config, "params": raw_params}  # type: ignore[attr-defined]
+    return ctx
 
 
 def run_task(session: Any, spec: Mapping[str, Any], *, facts: TaskFacts | None = None,
-             backend: Any = None, step_fn: Callable[..., Any] | None = None) -> str | None:
+             backend: Any = None, step_fn: Callable[..., Any] | None = None,
+             secret: Callable[[str], str] | None = None) -> str | None:
     """The body of every dagc Python task on Snowflake."""
-    facts = facts or TaskContextFacts(session)
+    facts = facts or SessionFacts(session, spec["pipeline"])
     if backend is None:
         from dagc.snowflake.backend import SnowflakeBackend
 
         backend = SnowflakeBackend(session)
-    ctx = build_context(spec, facts, backend)
+    ctx = build_context(spec, facts, backend, secret=secret or snowflake_secret)
     if getattr(backend, "default_integration", "") is None:
         backend.default_integration = ctx.config.get("notification_integration")
     if spec.get("compute"):

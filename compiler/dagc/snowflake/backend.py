@@ -9,6 +9,7 @@ Shipped inside the staged bundle; Snowpark / snowflake-ml are imported inside me
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -19,13 +20,21 @@ def _quote_literal(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _identifier(name: str) -> str:
-    """An unquoted identifier, refused unless it is one (it is interpolated into DDL)."""
-    import re
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name or ""):
-        raise ValueError(f"table name {name!r} is not a plain identifier")
-    return name.upper()
+
+def table_identifier(name: str) -> str:
+    """A table name for SQL text, quoted: `loan_apps` -> `"LOAN_APPS"`, `db.sc.t` -> `"DB"."SC"."T"`.
+
+    Tables are named the way steps name them, unquoted (so Snowflake resolves them upper case);
+    quoting the upper-cased parts names the same table and keeps whatever the name came from (a
+    catalog table's rows, a config value) from becoming SQL. Anything that is not a plain
+    identifier is refused rather than guessed at."""
+    parts = str(name).split(".")
+    if not 1 <= len(parts) <= 3 or not all(_PLAIN.match(p) for p in parts):
+        raise ValueError(f"{name!r} is not a table name dagc can use: letters, digits, _ and $ "
+                         "(starting with a letter or _), optionally qualified as DB.SCHEMA.TABLE")
+    return ".".join(f'"{p.upper()}"' for p in parts)
 
 
 class SnowflakeTables:
@@ -38,6 +47,7 @@ class SnowflakeTables:
     def write(self, name: str, df: Any, *, mode: str = "overwrite") -> int:
         if mode not in ("overwrite", "append"):
             raise ValueError(f"mode must be 'overwrite' or 'append', not {mode!r}")
+        table_identifier(name)  # write_pandas puts the name into SQL unquoted: refuse anything else
         self.s.write_pandas(df, name.upper(), auto_create_table=True, overwrite=(mode == "overwrite"),
                             quote_identifiers=False)
         return int(len(df))
@@ -47,7 +57,7 @@ class SnowflakeTables:
         return any(str(r["name"]).upper() == name.upper() for r in rows)
 
     def drop(self, name: str) -> None:
-        self.s.sql(f"drop table if exists {name}").collect()
+        self.s.sql(f"drop table if exists {table_identifier(name)}").collect()
 
     def list(self, prefix: str = "") -> list[str]:
         rows = self.s.sql(f"show tables like {_quote_literal(prefix.upper() + '%')}").collect()
@@ -66,8 +76,8 @@ class SnowflakeTables:
 
     def create_table_as(self, name: str, select_sql: str) -> int:
         """CREATE OR REPLACE TABLE name AS <select_sql>; returns the new table's row count."""
-        self.s.sql(f"create or replace table {_identifier(name)} as {select_sql}").collect()
-        return int(self.s.sql(f"select count(*) from {_identifier(name)}").collect()[0][0])
+        self.s.sql(f"create or replace table {table_identifier(name)} as {select_sql}").collect()
+        return int(self.s.sql(f"select count(*) from {table_identifier(name)}").collect()[0][0])
 
     def query(self, select_sql: str) -> Any:
         """The small result of one SELECT as a pandas frame."""
@@ -109,7 +119,10 @@ class SnowflakeModels:
         return (m.version(version) if version else m.default).load()
 
     def versions(self, name: str) -> list[ModelVersionInfo]:
-        m = self.reg.get_model(name)
+        try:
+            m = self.reg.get_model(name)
+        except ValueError:  # "Unable to find model ...": no version yet, as the local registry says
+            return []
         default = self.get_default(name)
         table = m.show_versions()
         out = []

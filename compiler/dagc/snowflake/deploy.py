@@ -6,10 +6,11 @@ one-line change. dagc instead:
 
 1. reads the deployed graph (one listing of `<DAG>` and `<DAG>$*` tasks, which also finds tasks
    orphaned by an interrupted deploy);
-2. diffs it with the desired state (`dagc.snowflake.state`);
-3. applies only the changes: suspend the root, drop a replaced finalizer, create or alter the
-   changed tasks in dependency order (root first) and resume them, drop removed tasks (successors
-   first), resume the root.
+2. diffs it with the desired state (`dagc.snowflake.graphstate`, `dagc.snowflake.plan`);
+3. applies only the changes, as Snowflake's rules for a graph require (`statements`): suspend the
+   root, then the tasks to alter; drop a replaced finalizer; create or alter the changed tasks in
+   dependency order (root first); drop removed tasks (successors first); resume the children that
+   should run, then the root. A failure part-way resumes what should run before it reports.
 
 Every step is idempotent and the plan is recomputed from what exists, so a deploy cut half-way
 converges on the next run and an unchanged pipeline costs one listing and no change.
@@ -24,7 +25,10 @@ from typing import Any, Callable
 
 from dagc import ir
 from dagc.diagnostics import DagcError
-from dagc.snowflake.state import Change, GraphState, Plan, canon, diff, from_manifest, from_tasks
+from dagc.snowflake.fingerprint import LISTING_UNCERTAIN, settings_fingerprint, with_settings_mark
+from dagc.snowflake.graphstate import GraphState, from_manifest, from_tasks
+from dagc.snowflake.names import canon
+from dagc.snowflake.plan import Change, Plan, diff
 
 
 @dataclass
@@ -89,6 +93,9 @@ def desired(pipeline: ir.Pipeline, *, project_root: Path | None = None, with_bun
     low = low_level_tasks(dag)
     tasks = {canon(t.name): t for t in low}
     state = from_tasks(low, pipeline.name, deployed=False)
+    for sf, task in tasks.items():  # what a listing cannot show, as a hash it can (fingerprint.py)
+        if sf in state.tasks:
+            task.comment = with_settings_mark(task.comment, settings_fingerprint(state.tasks[sf].settings))
     return Desired(pipeline, dag, tasks, state, bundle, modules)
 
 
@@ -107,12 +114,24 @@ def deployed_state(schema: Any, dag_name: str) -> GraphState | None:
     tasks = fetch_deployed(schema, dag_name)
     if not tasks:
         return None
-    return from_tasks(tasks, dag_name, deployed=True)
+    state = from_tasks(tasks, dag_name, deployed=True)
+    commits = [c for c in (getattr(t, "last_committed_on", None) for t in tasks) if c is not None]
+    state.changed_at = max(commits) if commits else None
+    return state
 
 
-# Settings a task listing (SHOW TASKS) may not carry; a change in these alone is confirmed by
-# fetching that one task before it is reported, so a listing gap never shows as permanent drift.
-LISTING_UNCERTAIN = {"session_parameters", "timeout_ms", "serverless_size", "retries", "suspend_after_failures"}
+def _trust_marks(want: Desired, actual: GraphState | None) -> None:
+    """Settings a listing (SHOW TASKS) does not carry are taken as deployed when the task's
+    `[dagc-s:...]` mark says dagc set exactly the desired values; otherwise `_confirm` fetches."""
+    if actual is None:
+        return
+    for sf, have in actual.tasks.items():
+        mine = want.state.tasks.get(sf)
+        if mine is None or have.settings_mark is None or have.settings_mark != settings_fingerprint(mine.settings):
+            continue
+        for key in LISTING_UNCERTAIN:
+            if key in have.settings and have.settings[key] is None:
+                have.settings[key] = mine.settings.get(key)
 
 
 def _confirm(changes: list[Change], want: Desired, schema: Any, actual: GraphState | None) -> list[Change]:
@@ -123,7 +142,7 @@ def _confirm(changes: list[Change], want: Desired, schema: Any, actual: GraphSta
     out = []
     for c in changes:
         keys = {f.key.split(".")[0] for f in c.fields}
-        if c.action == "alter" and keys and keys <= LISTING_UNCERTAIN:
+        if c.action == "alter" and keys and keys <= set(LISTING_UNCERTAIN):
             try:
                 fetched = schema.tasks[c.name].fetch()
             except NotFoundError:
@@ -153,6 +172,7 @@ def _root_stub(actual: GraphState) -> Any:
 
 def plan_remote(want: Desired, schema: Any, *, bundle_staged: Callable[[], bool] | None = None) -> Plan:
     actual = deployed_state(schema, want.pipeline.name)
+    _trust_marks(want, actual)
     changes = _confirm(diff(want.state, actual), want, schema, actual)
     if want.bundle is None:
         uploads: list[dict[str, Any]] = []
@@ -193,23 +213,109 @@ class DeployResult:
     plan: Plan
     calls: list[str] = field(default_factory=list)
     uploaded: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Statement:
+    """One DDL statement of a deploy: what it says, and the call that does it."""
+
+    what: str  # "suspend X" | "create X" | "alter X" | "drop X" | "resume X"
+    task: str
+    run: Callable[[], Any]
+
+
+class _Live:
+    """The task states as the deploy changes them: decides which resumes are needed, and what to restore."""
+
+    def __init__(self, actual: GraphState | None) -> None:
+        self.state = {n: t.settings.get("state") or "suspended" for n, t in (actual.tasks if actual else {}).items()}
+
+
+def statements(want: Desired, schema: Any, plan: Plan, live: _Live) -> list[Statement]:
+    """The deploy as an ordered list of statements that obeys Snowflake's rules for a task graph.
+
+    A task that is part of a graph can be altered (and a child created, dropped or resumed) only
+    while the graph's root is suspended, and an altered task must itself be suspended. So: suspend
+    the root, then each started task that is altered or dropped; drop a replaced finalizer (one per
+    graph); create or alter in dependency order; drop removed tasks, successors first; resume the
+    children that should run (all of them: a suspended child is skipped by every run), then the
+    root last, if it was running before or is scheduled.
+    """
+    root = canon(want.pipeline.name) or want.pipeline.name
+    out: list[Statement] = []
+    touches_graph = any(not (c.name == root and c.only_state) for c in plan.changes)
+    before = dict(live.state)
+    sim = _Live(None)  # the states as they will be once the statements so far have run
+    sim.state = dict(live.state)
+
+    def add(what: str, task: str, fn: Callable[[], Any]) -> None:
+        out.append(Statement(f"{what} {task}", task, fn))
+        _track(sim, out[-1])
+
+    if touches_graph and before.get(root) == "started":
+        add("suspend", root, schema.tasks[root].suspend)
+    for c in plan.changes:
+        if c.name != root and before.get(c.name) == "started" and c.action == "alter" and not c.only_state:
+            add("suspend", c.name, schema.tasks[c.name].suspend)
+    for c in plan.changes:  # a graph has one finalizer: a replaced one goes before its successor is created
+        if c.action == "drop" and c.role == "finalizer":
+            add("drop", c.name, lambda n=c.name: schema.tasks[n].drop(if_exists=True))
+    by_name = {c.name: c for c in plan.changes}
+    for sf, task in want.tasks.items():
+        change = by_name.get(sf)
+        if change is None or change.only_state:
+            continue
+        if change.action == "create":
+            add("create", sf, lambda t=task: schema.tasks.create(t))
+        else:
+            add("alter", sf, lambda t=task: schema.tasks[t.name].create_or_alter(t))
+    for c in plan.changes:
+        if c.action == "drop" and c.role != "finalizer":
+            add("drop", c.name, lambda n=c.name: schema.tasks[n].drop(if_exists=True))
+    out.extend(resumes(want, schema, sim, root_started_before=before.get(root) == "started"))
+    return out
+
+
+def resumes(want: Desired, schema: Any, live: _Live, *, root_started_before: bool) -> list[Statement]:
+    """Resume what should run and does not: children first (creation order), the root last."""
+    root = canon(want.pipeline.name) or want.pipeline.name
+    out = []
+    for sf in want.tasks:
+        if sf != root and live.state.get(sf) != "started":
+            out.append(Statement(f"resume {sf}", sf, schema.tasks[sf].resume))
+    if (want.state.tasks[root].settings.get("state") == "started" or root_started_before) \
+            and live.state.get(root) != "started":
+        out.append(Statement(f"resume {root}", root, schema.tasks[root].resume))
+    return out
+
+
+def _track(live: _Live, st: Statement) -> None:
+    verb = st.what.split(" ", 1)[0]
+    if verb == "drop":
+        live.state.pop(st.task, None)
+    else:
+        live.state[st.task] = {"suspend": "suspended", "create": "suspended", "resume": "started"}.get(
+            verb, live.state.get(st.task, "suspended"))
 
 
 def apply(want: Desired, schema: Any, plan: Plan, *, upload: Callable[[], bool] | None = None,
           log: Callable[[str], None] = lambda s: None) -> DeployResult:
-    """Carry out `plan` (from `plan_remote`) against `schema`."""
+    """Carry out `plan` (from `plan_remote`) against `schema`.
+
+    If a statement fails (or the deploy is interrupted), the graph is not left suspended: every task
+    that exists and should run is resumed, children first, then the root if it was running before.
+    The error then says how far the deploy got; if even that restore fails, it says what is left
+    suspended and how to recover. Either way, running `dagc deploy` again finishes the job: the plan
+    is recomputed from what exists.
+    """
     result = DeployResult(plan)
     if plan.empty:
         return result
-    root = canon(want.pipeline.name)
-    by_name = {c.name: c for c in plan.changes}
+    root = canon(want.pipeline.name) or want.pipeline.name
     actual = plan.actual if plan.actual is not None else deployed_state(schema, want.pipeline.name)
-    actual_tasks = actual.tasks if actual else {}
-
-    def do(what: str, fn: Callable[[], Any]) -> None:
-        fn()
-        result.calls.append(what)
-        log(what)
+    live = _Live(actual)
+    root_started_before = live.state.get(root) == "started"
 
     if upload is not None and plan.uploads:
         result.uploaded = upload()
@@ -217,53 +323,62 @@ def apply(want: Desired, schema: Any, plan: Plan, *, upload: Callable[[], bool] 
             result.calls.append("upload bundle")
             log("uploaded the step bundle")
 
-    root_was_started = root in actual_tasks and actual_tasks[root].settings.get("state") == "started"
-    if root in actual_tasks and root_was_started:
-        do(f"suspend {root}", schema.tasks[root].suspend)
-
-    # A graph has one finalizer: a replaced one must go before its successor is created.
-    for c in plan.changes:
-        if c.action == "drop" and c.role == "finalizer":
-            _drop(schema, c.name, actual_tasks, do)
-
-    for sf, task in want.tasks.items():
-        change = by_name.get(sf)
-        if change is None:
-            continue
-        if change.action == "create":
-            do(f"create {sf}", lambda t=task: schema.tasks.create(t))
-            if sf != root:
-                do(f"resume {sf}", schema.tasks[sf].resume)
-        elif change.only_state:
-            if sf != root:  # the root's state is settled last
-                do(f"resume {sf}", schema.tasks[sf].resume)
-        else:
-            do(f"alter {sf}", lambda t=task: schema.tasks[t.name].create_or_alter(t))
-            if sf != root:
-                do(f"resume {sf}", schema.tasks[sf].resume)
-
-    for c in plan.changes:
-        if c.action == "drop" and c.role != "finalizer":
-            _drop(schema, c.name, actual_tasks, do)
-
-    root_state = want.state.tasks[root].settings.get("state")
-    if root_state == "started" or root_was_started:
-        do(f"resume {root}", schema.tasks[root].resume)
+    todo = statements(want, schema, plan, live)
+    done = 0
+    try:
+        for st in todo:
+            st.run()
+            _track(live, st)
+            result.calls.append(st.what)
+            log(st.what)
+            done += 1
+    except BaseException as exc:
+        failed = todo[done].what
+        restored, restore_error = _restore(want, schema, live, root_started_before, log)
+        if not isinstance(exc, Exception):
+            raise
+        raise DagcError(_failure_message(want, failed, exc, done, len(todo), restored, restore_error, live,
+                                         root_started_before),
+                        "fix the cause and run `dagc deploy` again: it plans from what exists and finishes the job",
+                        exit_code=1) from exc
     return result
 
 
-def _drop(schema: Any, name: str, actual_tasks: dict[str, Any], do: Callable[[str, Callable[[], Any]], None]) -> None:
-    from snowflake.core.exceptions import NotFoundError
-
-    def drop() -> None:
+def _restore(want: Desired, schema: Any, live: _Live, root_started_before: bool,
+             log: Callable[[str], None]) -> tuple[list[str], BaseException | None]:
+    """After a failure: resume what exists and should run, so a scheduled graph keeps running."""
+    root = canon(want.pipeline.name) or want.pipeline.name
+    if not root_started_before or root not in live.state:
+        return [], None
+    done: list[str] = []
+    todo = [s for s in resumes(want, schema, live, root_started_before=True)
+            if s.task in live.state and live.state.get(s.task) != "started"]
+    for st in todo:
         try:
-            if actual_tasks.get(name) is not None and actual_tasks[name].settings.get("state") == "started":
-                schema.tasks[name].suspend()
-        except NotFoundError:
-            return
-        schema.tasks[name].drop(if_exists=True)
+            st.run()
+        except Exception as exc:  # noqa: BLE001 - reported with what is left suspended
+            return done, exc
+        _track(live, st)
+        done.append(st.what)
+        log(st.what + " (restoring after the failure)")
+    return done, None
 
-    do(f"drop {name}", drop)
+
+def _failure_message(want: Desired, failed: str, exc: BaseException, done: int, total: int, restored: list[str],
+                     restore_error: BaseException | None, live: _Live, root_started_before: bool) -> str:
+    from dagc.snowflake.connection import redact
+
+    root = canon(want.pipeline.name) or want.pipeline.name
+    head = (f"deploy of {want.pipeline.name} stopped at `{failed}` ({done} of {total} statements done): "
+            f"{type(exc).__name__}: {redact(str(exc))}")
+    if restore_error is not None:
+        left = sorted(n for n, s in live.state.items() if s != "started")
+        return (head + f"\n  restoring failed too ({type(restore_error).__name__}: {redact(str(restore_error))}); "
+                f"left SUSPENDED: {', '.join(left)}\n  the schedule is stopped until you deploy again, or run "
+                f"`dagc resume PIPELINE` to restart it as it stands (children first, then the root)")
+    if root_started_before:
+        return head + f"\n  the graph was resumed as it stands ({root} is running; {len(restored)} task(s) resumed)"
+    return head + f"\n  {root} was not running before this deploy and stays suspended"
 
 
 def deploy(want: Desired, schema: Any, *, dry_run: bool = False, upload: Callable[[], bool] | None = None,
@@ -274,12 +389,32 @@ def deploy(want: Desired, schema: Any, *, dry_run: bool = False, upload: Callabl
     return apply(want, schema, plan, upload=upload, log=log)
 
 
-def drop_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambda s: None) -> list[str]:
-    """Remove the root, every child, the finalizer and any orphaned `<DAG>$` task. Returns what went."""
+def resume_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambda s: None) -> list[str]:
+    """Resume every suspended task of the deployed graph, children first, the root last (what
+    `dagc resume` does, and the way out of a deploy that could not restore what it suspended)."""
     actual = deployed_state(schema, dag_name)
     if actual is None:
         return []
-    root = canon(dag_name)
+    root = canon(dag_name) or dag_name
+    done: list[str] = []
+    for name in [n for n in actual.order() if n != root] + [root]:
+        ts = actual.tasks.get(name)
+        if ts is not None and ts.settings.get("state") != "started":
+            schema.tasks[name].resume()
+            done.append(f"resume {name}")
+            log(done[-1])
+    return done
+
+
+def drop_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambda s: None) -> list[str]:
+    """Remove the root, every child, the finalizer and any orphaned `<DAG>$` task. Returns what went.
+
+    The root is suspended first (a graph's tasks can be dropped only while it is); then the tasks go
+    successors first, the root last."""
+    actual = deployed_state(schema, dag_name)
+    if actual is None:
+        return []
+    root = canon(dag_name) or dag_name
     done: list[str] = []
 
     def do(what: str, fn: Callable[[], Any]) -> None:
@@ -290,5 +425,5 @@ def drop_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambd
     if actual.tasks.get(root) is not None and actual.tasks[root].settings.get("state") == "started":
         do(f"suspend {root}", schema.tasks[root].suspend)
     for name in reversed(actual.order()):
-        _drop(schema, name, actual.tasks if name != root else {}, do)
+        do(f"drop {name}", lambda n=name: schema.tasks[n].drop(if_exists=True))
     return done

@@ -46,13 +46,15 @@ DEFAULT_TIMEOUT_S = 3600 - 60  # inside Snowflake's default 1 h task timeout
 
 
 def job_payload(spec: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
-    """Everything the step needs on the pool, as JSON (the session is the job's own)."""
+    """Everything the step needs on the pool, as JSON (the session is the job's own). Secrets
+    travel as references (`ctx.unresolved`), never as values: job arguments are visible."""
+    raw = getattr(ctx, "unresolved", None) or {"config": ctx.config, "params": ctx.params}
     return {
         "spec": dict(spec),
         "run_id": ctx.run_id,
         "scheduled_at": ctx.scheduled_at.isoformat(),
-        "config": ctx.config,
-        "params": dict(ctx.params),
+        "config": raw["config"],
+        "params": dict(raw["params"]),
         "inputs": dict(ctx.inputs),
         "environment": ctx.environment,
     }
@@ -109,7 +111,7 @@ def run_as_ml_job(session: Any, spec: Mapping[str, Any], ctx: Any, *,
                   submit: Callable[..., Any] | None = None, source_dir: Path | None = None,
                   timeout: float | None = None) -> Any:
     """Submit the step to its compute pool, wait, and return the step's decoded result."""
-    from dagc.runtime.snowflake import StepFailure
+    from dagc.runtime.stepload import StepFailure
 
     if submit is None:
         from snowflake.ml.jobs import submit_directory as submit
@@ -491,11 +493,15 @@ def job_main(payload_json: str, *, session: Any = None, step_fn: Callable[..., A
     """Runs on the compute pool: rebuild the StepContext, run the step, return its JSON text."""
     from dagc.runtime.context import StepContext
     from dagc.runtime.returns import encode_return
-    from dagc.runtime.snowflake import resolve_step
+    from dagc.runtime.stepload import resolve_step
     from dagc.snowflake.backend import SnowflakeBackend
+
+    from dagc.runtime.secrets import env_secret, resolve_refs
 
     p = json.loads(payload_json)
     spec = p["spec"]
+    # on the pool, a secret comes from the job's environment variable of that name
+    p["config"], p["params"] = resolve_refs(p["config"], env_secret), resolve_refs(p["params"], env_secret)
 
     def make_session() -> Any:
         from snowflake.snowpark import Session

@@ -30,12 +30,51 @@ RUNTIME_FILES = (
     "dagc/runtime/context.py",
     "dagc/runtime/returns.py",
     "dagc/runtime/steps.py",
+    "dagc/runtime/secrets.py",
     "dagc/runtime/snowflake.py",
+    "dagc/runtime/stepload.py",
     "dagc/snowflake/__init__.py",
     "dagc/snowflake/backend.py",
     "dagc/snowflake/mljob.py",
 )
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+# What dagc's own runtime imports inside a task procedure, by distribution (see runtime/snowflake.py:
+# the runtime calls Snowflake's SYSTEM$ functions through Snowpark, so snowflake.core is not needed).
+# Snowpark: every task (the session, tables). snowflake-ml-python: a `compute:` task submits its
+# step as an ML Job (snowflake.ml.jobs).
+RUNTIME_PACKAGES = ("snowflake-snowpark-python",)
+COMPUTE_PACKAGES = ("snowflake-ml-python",)
+
+
+def requirement_name(spec: str) -> str:
+    """`xgboost==2.1.0` / `Snowflake_ML-Python>=1.29` -> the normalised distribution name (PEP 503)."""
+    import re
+
+    name = re.split(r"[\s<>=!~;\[(@]", spec.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def effective_packages(declared: "list[str] | tuple[str, ...]", *, compute: bool = False) -> list[str]:
+    """The packages every Python task procedure gets: the pipeline's `packages:` as written, then
+    what dagc's runtime needs and the pipeline did not declare (unpinned, so Snowflake's channel
+    picks the version). Without this, Snowpark's registration adds `snowflake-snowpark-python==<the
+    deploying machine's version>` on its own, which the manifest would not show."""
+    out = list(declared)
+    have = {requirement_name(p) for p in declared}
+    for extra in RUNTIME_PACKAGES + (COMPUTE_PACKAGES if compute else ()):
+        if extra not in have:
+            out.append(extra)
+            have.add(extra)
+    return out
+
+
+def pipeline_packages(pipeline: Any) -> list[str]:
+    """`effective_packages` for an `ir.Pipeline` ([] for a pipeline of SQL tasks only)."""
+    if not needs_bundle(pipeline):
+        return list(pipeline.packages)
+    compute = any(getattr(t, "compute", None) is not None for t in pipeline.all_tasks())
+    return effective_packages(tuple(pipeline.packages), compute=compute)
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
 

@@ -46,3 +46,53 @@ def test_limit_100_children(tmp_path):
     assert d.message == "task 'root' has 101 children; Snowflake allows at most 100"
     at(d, 3, 3)
 
+
+
+# Snowflake's documented values (docs.snowflake.com: CREATE TASK, Task graphs, SYSTEM$SET_RETURN_VALUE,
+# USER_TASK_MINIMUM_TRIGGER_INTERVAL_IN_SECONDS, TASK_AUTO_RETRY_ATTEMPTS), written out independently of the code.
+DOCUMENTED = {
+    "schedule_interval": (10, 11_520 * 60),  # 10 seconds .. 11,520 minutes (8 days)
+    "task_timeout": (1, 604_800_000),  # USER_TASK_TIMEOUT_MS: up to 7 days
+    "trigger_interval": (10, 604_800),  # default 30
+    "tasks_per_graph": (1, 1000),
+    "predecessors": (0, 100),
+    "children": (0, 100),
+    "return_value": (0, 10 * 1024),  # 10 kB
+    "retries": (0, 30),
+}
+
+
+def test_limits_table_matches_snowflakes_documented_values():
+    from dagc.limits import LIMITS
+
+    for key, (low, high) in DOCUMENTED.items():
+        assert (LIMITS[key].low, LIMITS[key].high) == (low, high), key
+    assert LIMITS["trigger_interval"].default == 30 and LIMITS["task_timeout"].default == 3_600_000
+
+
+def test_every_bound_in_the_code_comes_from_the_table():
+    from dagc.frontend.checks import limits
+    from dagc.frontend.schema import schema
+    from dagc.limits import LIMITS
+    from dagc.runtime.returns import MAX_RETURN_BYTES
+    from dagc.values import MAX_INTERVAL_S, MAX_TIMEOUT_MS, MIN_INTERVAL_S
+
+    assert (MIN_INTERVAL_S, MAX_INTERVAL_S) == (LIMITS["schedule_interval"].low, LIMITS["schedule_interval"].high)
+    assert MAX_TIMEOUT_MS == LIMITS["task_timeout"].high and MAX_RETURN_BYTES == LIMITS["return_value"].high
+    assert limits.MAX_TASKS == LIMITS["tasks_per_graph"].high and limits.MAX_EDGES == LIMITS["predecessors"].high
+    retries = schema()["properties"]["retries"]
+    assert (retries["minimum"], retries["maximum"]) == (LIMITS["retries"].low, LIMITS["retries"].high)
+
+
+def test_the_reference_limits_table_is_the_codes():
+    import re
+    from pathlib import Path
+
+    from dagc.limits import LIMITS
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "pipeline-reference.md").read_text()
+    rows = re.findall(r"^\| [^|]+ \| `(\w+)` \| *([\d,]*) *\| *([\d,]*) *\| (\w+) \|", text, re.M)
+    assert {r[0] for r in rows} == set(LIMITS)
+    for key, low, high, unit in rows:
+        num = (lambda s: int(s.replace(",", "")) if s else None)
+        assert (num(low), num(high), unit) == (LIMITS[key].low, LIMITS[key].high, LIMITS[key].unit), key

@@ -62,3 +62,10 @@ def test_bad_packages_imports_session_parameters(tmp_path):
     assert codes(diags) == ["DAGC502"] * 4
     assert [d.line for d in diags] == [2, 3, 4, 6]
 
+
+
+def test_integration_and_user_names_cannot_inject(tmp_path):
+    d = only(check(tmp_path, "name: x\ntasks:\n  t: {sql: s, execute_as_user: \"U; DROP USER A\"}\n"), "DAGC502")
+    assert "execute_as_user" in d.message
+    d = only(check(tmp_path, "name: x\ndefaults: {success_integration: \"I' OR 1=1\"}\ntasks:\n  t: {sql: s}\n"), "DAGC502")
+    at(d, 2, 33)

@@ -83,3 +83,20 @@ def test_step_defined_twice(tmp_path):
     d = only(diags, "DAGC402")
     assert "defined twice" in d.message and d.file == "steps/core.py"
 
+
+
+def test_editor_schema_knows_list_form_cases(tmp_path):
+    """`dagc schema --with-steps`: a list of cases completes (and checks) against the step's returns."""
+    import jsonschema
+
+    from dagc.frontend.registry import load_registry
+    from dagc.frontend.schema import schema
+    from dagc.frontend.stepschema import with_steps
+    from fe_helpers import project
+
+    s = with_steps(schema(), load_registry(project(tmp_path)))
+    doc = {"name": "x", "tasks": {"g": {"branch": {"step": "gate", "cases": ["pass", "nope"]}}}}
+    errors = list(jsonschema.Draft202012Validator(s).iter_errors(doc))
+    assert errors and any("nope" in e.message for e in errors)
+    doc["tasks"]["g"]["branch"]["cases"] = ["pass", "fail"]
+    assert list(jsonschema.Draft202012Validator(s).iter_errors(doc)) == []

@@ -77,3 +77,32 @@ def test_job_timeout_must_be_shorter_than_the_tasks(tmp_path):
     # without a task or graph timeout, Snowflake's default of 1 hour is the limit
     assert codes(check(tmp_path, "name: x\ntasks:\n  t: {step: extract, compute: {pool: P, timeout: 2h}}\n")) == ["DAGC522"]
     assert check(tmp_path, "name: x\ntimeout: 3h\ntasks:\n  t: {step: extract, compute: {pool: P, timeout: 2h}}\n") == []
+
+def test_serverless_sizing_and_target_completion(tmp_path):
+    text = "name: x\ntasks:\n  t: {sql: s, serverless: {size: SMALL, min_size: LARGE, max_size: SMALL}}\n"
+    d = only(check(tmp_path, text), "DAGC510")
+    at(d, 3, 51)
+    assert "min_size LARGE is larger than max_size SMALL" in d.message
+    d = only(check(tmp_path, "name: x\ntasks:\n  t: {sql: s, serverless: {target_completion: 30s}}\n"), "DAGC510")
+    assert "outside 60 s..604,800 s" in d.message
+    p, diags = check_file(write(tmp_path, "name: x\ntasks:\n  t: {sql: s, serverless: {min_size: SMALL, max_size: "
+                                          "LARGE, target_completion: 30m}, success_integration: OK_INT, "
+                                          "execute_as_user: SVC, log_level: INFO}\n"))
+    t = p.task("t")
+    assert diags == [] and (t.serverless_min_size, t.serverless_max_size, t.target_completion_s) == ("SMALL", "LARGE", 1800)
+    assert (t.success_integration, t.execute_as_user, t.log_level) == ("OK_INT", "SVC", "INFO")
+
+
+def test_graph_log_level_is_every_tasks_default(tmp_path):
+    p, _ = check_file(write(tmp_path, "name: x\nlog_level: WARN\ntrace_level: ON_EVENT\ndefaults: {log_level: INFO}\n"
+                                      "tasks:\n  a: {sql: s}\n  b: {sql: s, log_level: DEBUG}\n"))
+    assert (p.log_level, p.task("a").log_level, p.task("b").log_level, p.task("a").trace_level) == (
+        "WARN", "INFO", "DEBUG", "ON_EVENT")
+
+
+def test_a_template_cannot_give_the_finalizer_edges_or_conditions(tmp_path):
+    text = ("name: x\ntemplates:\n  guarded: {sql: s, if: \"state(a) == 'FAILED'\", after: [a]}\n"
+            "tasks:\n  a: {sql: s}\nfinally:\n  f: {extends: guarded}\n")
+    diags = [d for d in check(tmp_path, text) if d.code == "DAGC304"]
+    assert sorted(d.message.split("`")[1] for d in diags) == ["after:", "if:"]
+    assert {d.line for d in diags} == {3}  # reported where the template sets them

@@ -14,6 +14,9 @@ Layout (one module per family of codes; each declares `CODES` and registers its 
     limits.py    DAGC309  Snowflake's task/predecessor/child limits (counted after any expansion)
     config.py    DAGC505/508  graph config encoding and size
     schedule.py  DAGC106/506/507/509  value parsers for schedules and durations
+    trigger.py   DAGC609-611  `trigger:` (a value parser, like schedule.py)
+    conditions.py DAGC601-609  `if:` conditions, checked by dagc.expr, reported inside the string
+    expand.py    DAGC701-706  `include:`, `templates:`/`extends:` and `matrix:`, expanded before the build
 
 To add a check: write a function in the family's module (or a new module listed in FAMILIES),
 decorate it with `@rule("pipeline" | "task" | "graph", "DAGCnnn", ...)`, document the code in
@@ -26,13 +29,15 @@ from typing import Any
 
 from dagc import ir
 from dagc.diagnostics import Diagnostic
-from dagc.frontend.checks import config, graph, limits, names, schedule, steps, tasks  # noqa: F401 (registers rules)
+from dagc.frontend.checks import (  # noqa: F401 (importing a family registers its rules)
+    conditions, config, expand, graph, limits, names, schedule, steps, tasks, trigger,
+)
 from dagc.frontend.checks.build import build_pipeline
 from dagc.frontend.checks.context import RULES, Checker, Rule
 from dagc.frontend.load import Document, Path
 from dagc.frontend.registry import Registry
 
-FAMILIES = (names, tasks, steps, graph, limits, config, schedule)
+FAMILIES = (expand, names, tasks, steps, graph, limits, config, schedule, trigger, conditions)
 __all__ = ["FAMILIES", "RULES", "Rule", "build"]
 
 

@@ -1,6 +1,7 @@
 """The IR build: the one place that turns schema-valid data into `ir.Pipeline`, running the rules.
 
-The build itself reports nothing except through the value parsers (schedule, timeout) and the
+First `expand` turns include/templates/matrix into plain tasks (reporting DAGC7xx). After that
+the build reports nothing except through the value parsers (schedule, timeout, trigger) and the
 cycle search (`graph.order`); every other diagnostic comes from a registered rule. It runs the
 pipeline rules, builds each task and runs the task rules on it, then runs the graph rules; IR is
 returned only when no error was reported.
@@ -14,12 +15,14 @@ from dagc import ir
 from dagc.diagnostics import Severity
 from dagc.frontend.checks import graph as graph_rules
 from dagc.frontend.checks import schedule as values
+from dagc.frontend.checks import trigger as triggers
 from dagc.frontend.checks.context import Checker, Graph, TaskSource, rules
+from dagc.frontend.checks.expand import MATRIX_OF, expand
 from dagc.frontend.load import Path
 
 
 def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
-    d = ctx.data
+    ctx.data = d = expand(ctx)
     for r in rules("pipeline"):
         r.fn(ctx)
     tasks_raw = {str(k): v for k, v in (d.get("tasks") or {}).items()}
@@ -40,6 +43,7 @@ def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
         r.fn(ctx, graph)
 
     schedule = values.schedule(ctx, d.get("schedule"))
+    trigger = triggers.trigger(ctx, d.get("trigger"))
     timeout = values.timeout(ctx, d.get("timeout"), ("timeout",))
     if any(x.severity is Severity.ERROR for x in ctx.diags) or ordered is None:
         return None
@@ -51,6 +55,8 @@ def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
         overlap=ir.Overlap(d["overlap"]) if d.get("overlap") else None,
         suspend_after_failures=d.get("suspend_after_failures"), error_integration=d.get("error_integration"),
         session_parameters=ir.freeze(d.get("session_parameters") or {}), comment=d.get("comment"),
+        trigger=trigger, streams=ir.freeze({str(k): str(v) for k, v in (d.get("streams") or {}).items()}),
+        log_level=d.get("log_level"), trace_level=d.get("trace_level"),
         environment=ctx.environment, source=ctx.doc.path,
     )
 
@@ -90,12 +96,26 @@ def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[st
     timeout = values.timeout(ctx, spec.get("timeout", defaults.get("timeout")),
                              path + ("timeout",) if "timeout" in spec else ("defaults", "timeout"))
     sess = spec.get("session_parameters", defaults.get("session_parameters")) or {}
+    sizing = serverless_spec if isinstance(serverless_spec, dict) else {}
+    target = None
+    if sizing.get("target_completion") is not None:
+        ms = values.timeout(ctx, sizing["target_completion"], path + ("serverless", "target_completion"))
+        target = ms // 1000 if ms is not None else None
+    cases = branch.get("cases") or {}
+    if isinstance(cases, list):  # `cases: [promote, alert]`: each case is named after the child it selects
+        cases = {str(c): str(c) for c in cases}
+    inherited = {k: spec.get(k, defaults.get(k)) for k in ("success_integration", "execute_as_user")}
+    for k in ("log_level", "trace_level"):  # the graph's level is every task's default too (each task is an object)
+        inherited[k] = spec.get(k, defaults.get(k, ctx.data.get(k)))
+    ctx.sources.setdefault(name, path)
     task = ir.Task(
         name=name, kind=kind, step=step_name, params=ir.freeze(spec.get("params") or {}), sql=spec.get("sql"),
-        cases=ir.freeze(branch.get("cases") or {}), after=tuple(spec.get("after") or ()),
+        cases=ir.freeze(cases), after=tuple(spec.get("after") or ()),
         when=ir.Condition(spec.get("when", "all_succeeded")), warehouse=warehouse if not serverless else None,
         serverless=serverless, serverless_size=size, compute=compute, timeout_ms=timeout,
         comment=spec.get("comment"), session_parameters=ir.freeze(sess), is_finalizer=finalizer,
+        condition=spec.get("if"), serverless_min_size=sizing.get("min_size"), serverless_max_size=sizing.get("max_size"),
+        target_completion_s=target, **inherited, source=spec.get(MATRIX_OF),
         line=ctx.doc.pos(path, key=True).line,
     )
     return TaskSource(name=name, spec=spec, defaults=defaults, path=path, task=task, kinds=kinds)

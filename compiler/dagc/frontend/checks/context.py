@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 
 from dagc import ir
 from dagc.diagnostics import Diagnostic, Severity
-from dagc.frontend.load import Document, Path
+from dagc.frontend.load import Document, Path, Pos
 from dagc.frontend.registry import Registry
 
 Stage = Literal["pipeline", "task", "graph"]
@@ -34,11 +34,21 @@ class Checker:
     environment: str | None
     pruned: frozenset[Path] = frozenset()  # paths the schema rejected (already reported)
     diags: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, Path] = field(default_factory=dict)  # task -> the YAML path it was declared at
+    reported_cycles: set[frozenset[str]] = field(default_factory=set)  # template cycles already reported
+
+    def source_path(self, task: str) -> Path:
+        return self.sources.get(task, ("tasks", task))
 
     def err(self, code: str, message: str, path: Path, hint: str | None = None, *, key: bool = False,
             severity: Severity = Severity.ERROR) -> None:
         p = self.doc.pos(path, key=key)
-        self.diags.append(Diagnostic(code, message, self.doc.path, p.line, p.col, hint, severity, p.end_col))
+        self.diags.append(Diagnostic(code, message, p.file or self.doc.path, p.line, p.col, hint, severity, p.end_col))
+
+    def err_at(self, code: str, message: str, p: Pos, hint: str | None = None, *,
+               severity: Severity = Severity.ERROR) -> None:
+        """Report at an exact position (e.g. a character inside a string, see load.locate)."""
+        self.diags.append(Diagnostic(code, message, p.file or self.doc.path, p.line, p.col, hint, severity, p.end_col))
 
     def warn(self, code: str, message: str, path: Path, hint: str | None = None, *, key: bool = False) -> None:
         self.err(code, message, path, hint, key=key, severity=Severity.WARNING)

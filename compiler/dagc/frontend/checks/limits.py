@@ -10,8 +10,10 @@ from dagc.frontend.checks.context import Checker, Graph, rule
 
 CODES = {"DAGC309": "graph over Snowflake's task, predecessor or child limits"}
 
-MAX_TASKS = 1000  # Snowflake: tasks per graph, root included
-MAX_EDGES = 100  # Snowflake: predecessors per task, children per task
+from dagc.limits import LIMITS  # noqa: E402
+
+MAX_TASKS: int = LIMITS["tasks_per_graph"].high  # type: ignore[assignment]  # tasks per graph, root included
+MAX_EDGES: int = LIMITS["predecessors"].high  # type: ignore[assignment]  # predecessors (and children) per task
 MAX_CONFIG_BYTES = 1024 * 1024  # dagc's bound on the encoded graph config (it lives on the root task)
 
 

@@ -39,6 +39,13 @@ def pipeline_object_names(ctx: Checker) -> None:
     d = ctx.data
     for key in ("warehouse", "error_integration"):
         object_name(ctx, d.get(key), (key,))
+    for key in ("success_integration", "execute_as_user"):
+        object_name(ctx, (d.get("defaults") or {}).get(key), ("defaults", key))
+    if isinstance(d.get("trigger"), dict):
+        object_name(ctx, d["trigger"].get("stream"), ("trigger", "stream"))
+    for stream, table in (d.get("streams") or {}).items():
+        object_name(ctx, stream, ("streams", stream))
+        object_name(ctx, table, ("streams", stream))
     if d.get("stage") is not None and not STAGE.match(str(d["stage"])):
         ctx.err("DAGC502", f"stage {d['stage']!r} is not a stage name", ("stage",),
                 "write @DATABASE.SCHEMA.STAGE (optionally /path); quotes, spaces and semicolons are refused")
@@ -59,6 +66,8 @@ def task_object_names(ctx: Checker, src: TaskSource) -> None:
         object_name(ctx, compute.get("pool"), src.path + ("compute", "pool"))
         for i, name in enumerate(compute.get("external_access_integrations") or ()):
             object_name(ctx, name, src.path + ("compute", "external_access_integrations", i))
+    for key in ("success_integration", "execute_as_user"):
+        object_name(ctx, src.spec.get(key), src.path + (key,))
     sess = src.spec.get("session_parameters", src.defaults.get("session_parameters")) or {}
     session_parameter_names(ctx, sess, src.path + ("session_parameters",))
 

@@ -31,7 +31,7 @@ def schedule(ctx: Checker, value: Any) -> ir.Schedule | None:
             return None
         if not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
             ctx.err("DAGC506", f"interval {value!r} is outside what Snowflake accepts "
-                    f"({MIN_INTERVAL_S} s to {MAX_INTERVAL_S // 60} minutes)", ("schedule",),
+                    f"({MIN_INTERVAL_S} s to {MAX_INTERVAL_S // 60} minutes, 8 days)", ("schedule",),
                     "for longer periods use a cron schedule")
             return None
         return ir.Interval(seconds=seconds, text=value)
@@ -54,5 +54,6 @@ def timeout(ctx: Checker, value: Any, path: Path) -> int | None:
         ctx.err("DAGC106", str(exc), path)
         return None
     if ms > MAX_TIMEOUT_MS:
-        ctx.err("DAGC509", f"timeout {value!r} is longer than Snowflake's maximum of 24h", path)
+        ctx.err("DAGC509", f"timeout {value!r} is longer than Snowflake's maximum of 7 days "
+                f"(USER_TASK_TIMEOUT_MS {MAX_TIMEOUT_MS:,})", path)
     return ms

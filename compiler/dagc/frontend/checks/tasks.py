@@ -1,9 +1,10 @@
-"""One task's shape and settings (DAGC304 finalizer branch, DAGC306, DAGC313, DAGC503, DAGC504, DAGC520-522)."""
+"""One task's shape and settings (DAGC304 finalizer branch, DAGC306, DAGC313, DAGC503, DAGC504, DAGC510, DAGC520-522)."""
 
 from __future__ import annotations
 
 from dagc import ir
 from dagc.frontend.checks.context import Checker, TaskSource, rule
+from dagc.limits import LIMITS, SERVERLESS_SIZES
 from dagc.values import STAGE, duration_ms
 
 TASK_TIMEOUT_DEFAULT_MS = 3_600_000  # Snowflake's USER_TASK_TIMEOUT_MS default
@@ -17,7 +18,9 @@ CODES = {
     "DAGC520": "compute.min_instances above compute.instances",
     "DAGC521": "compute.stage that is not a stage",
     "DAGC522": "an ML Job timeout not shorter than its task's",
+    "DAGC510": "serverless sizing or target completion Snowflake would refuse",
 }
+_SIZES = list(SERVERLESS_SIZES)
 
 
 @rule("task", "DAGC304", "DAGC306")
@@ -31,6 +34,12 @@ def one_kind(ctx: Checker, src: TaskSource) -> None:
                 "step: a registered Python step; sql: a SQL body; branch: a step choosing a child", key=True)
     if src.finalizer and src.task.kind is ir.TaskKind.BRANCH:
         ctx.err("DAGC304", "the finalizer cannot be a branch: it has no children", src.path, key=True)
+    if src.finalizer:  # the schema refuses these on a finalizer; a template it extends may still bring them
+        for key in ("after", "when", "if", "matrix"):
+            if key in src.spec:
+                ctx.err("DAGC304", f"the finalizer cannot have `{key}:` (it runs after every other task, whatever "
+                        "happened)", src.path + (key,), "take it out of the template, or use another template",
+                        key=True)
 
 
 @rule("task", "DAGC313")
@@ -76,3 +85,17 @@ def ml_job_settings(ctx: Checker, src: TaskSource) -> None:
         ctx.err("DAGC522", f"compute.timeout ({job.timeout_ms // 1000} s) is not shorter than the task's timeout "
                 f"({limit // 1000} s)", path + ("timeout",),
                 "the job must finish before its task times out: lower compute.timeout or raise the task's timeout")
+
+
+@rule("task", "DAGC510")
+def serverless_sizing(ctx: Checker, src: TaskSource) -> None:
+    t = src.task
+    spath = src.path + ("serverless",)
+    low, high = t.serverless_min_size, t.serverless_max_size
+    if low and high and _SIZES.index(low) > _SIZES.index(high):
+        ctx.err("DAGC510", f"serverless min_size {low} is larger than max_size {high}", spath + ("min_size",))
+    if t.target_completion_s is not None:
+        lim = LIMITS["target_completion_interval"]
+        if not lim.holds(t.target_completion_s):
+            ctx.err("DAGC510", f"target_completion of {t.target_completion_s} s is outside "
+                    f"{lim.low} s..{lim.high:,} s", spath + ("target_completion",))

@@ -1,0 +1,327 @@
+"""A stand-in Snowflake for sandboxed task procedures, answering as Snowflake documents it.
+
+It serves one graph run: the graph config as deployed (flat, primitives), return values by
+deployed task name, the task runtime info, session parameters, and tables (DuckDB) and models
+(in memory) for the data plane. Sandboxed tasks reach it through `snowflake_runtime/sandbox_session.py`.
+
+What it enforces, from Snowflake's documentation:
+  * SYSTEM$CURRENT_USER_TASK_NAME is the fully qualified name (DB.SCHEMA.PIPELINE$TASK);
+  * SYSTEM$GET_PREDECESSOR_RETURN_VALUE('<name>') compares the name case-sensitively with the
+    deployed names (upper case for dagc's unquoted names) and answers only for the task's
+    predecessors (direct, or further up); NULL when that task set nothing;
+  * SYSTEM$SET_RETURN_VALUE refuses more than 10 kB;
+  * SYSTEM$TASK_RUNTIME_INFO is text, the scheduled time without a zone, in the session's TIMEZONE
+    (America/Los_Angeles, Snowflake's default): `to_timestamp(...)` of it is TIMESTAMP_NTZ wall-clock
+    time there, `convert_timezone('UTC', to_timestamp_tz(...))` the same instant in UTC;
+  * SYSTEM$GET_TASK_GRAPH_CONFIG is the graph config's JSON text;
+  * write_pandas(quote_identifiers=False) upper-cases column and table names, as unquoted
+    identifiers are; SHOW TABLES LIKE is case-insensitive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import secrets as _secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from multiprocessing.connection import Listener
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+RUNTIME_DIR = Path(__file__).parent / "snowflake_runtime"
+MAX_RETURN = 10 * 1024
+
+
+class SnowflakeSays(Exception):
+    """An error Snowflake would raise for the statement."""
+
+
+@dataclass
+class Graph:
+    database: str
+    schema: str
+    root: str  # deployed root name, e.g. TRAINING
+    config: dict[str, Any]  # flat graph config as deployed
+    ancestors: dict[str, set[str]]  # deployed task name -> deployed names of all its predecessors (transitively)
+    timezone: str = "America/Los_Angeles"
+    scheduled: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc))
+    run_group: str = field(default_factory=lambda: str(uuid.uuid4()))
+    returns: dict[str, str] = field(default_factory=dict)
+    notifications: list[str] = field(default_factory=list)
+    secret_objects: dict[str, str] = field(default_factory=dict)  # SECRET objects in the account: name -> value
+    granted: dict[str, str] = field(default_factory=dict)  # what the running procedure's SECRETS clause grants
+    ml_jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Models:
+    def __init__(self) -> None:
+        self.by_name: dict[str, list[dict[str, Any]]] = {}
+        self.defaults: dict[str, str] = {}
+
+    def op(self, what: str, *args: Any) -> Any:
+        if what == "log":
+            name, blob, metrics, lineage = args
+            versions = self.by_name.setdefault(name, [])
+            version = f"V{len(versions) + 1}"
+            versions.append({"name": name, "version": version, "blob": blob, "metrics": metrics, "lineage": lineage,
+                             "created_at": datetime(2026, 11, 21, 2, len(versions), tzinfo=timezone.utc)})
+            return version
+        if what == "set_default":
+            name, version = args
+            if not any(v["version"] == version for v in self.by_name.get(name, [])):
+                raise SnowflakeSays(f"model {name} has no version {version}")
+            self.defaults[name] = version
+            return None
+        if what == "get_default":
+            return self.defaults.get(args[0])
+        if what == "load":
+            name, version = args
+            version = version or self.defaults.get(name)
+            for v in self.by_name.get(name, []):
+                if v["version"] == version:
+                    return v["blob"]
+            raise SnowflakeSays(f"model {name} version {version} does not exist")
+        if what == "versions":
+            name = args[0]
+            return [{"name": v["name"], "version": v["version"], "created_at": v["created_at"], "metrics": v["metrics"],
+                     "lineage": v["lineage"], "is_default": self.defaults.get(name) == v["version"]}
+                    for v in self.by_name.get(name, [])]
+        if what == "delete_version":
+            name, version = args
+            if self.defaults.get(name) == version:
+                raise SnowflakeSays("cannot delete the default version")
+            self.by_name[name] = [v for v in self.by_name.get(name, []) if v["version"] != version]
+            return None
+        if what == "models":
+            return sorted(self.by_name)
+        raise SnowflakeSays(f"unknown model operation {what}")
+
+
+_RUNTIME_INFO = re.compile(r"(to_char|to_timestamp|convert_timezone\('UTC', to_timestamp_tz)"
+                           r"\(system\$task_runtime_info\('([A-Z_]+)'\)\)", re.I)
+_SHOW_TABLES = re.compile(r"^\s*show\s+tables\s+like\s+'((?:[^']|'')*)'\s*$", re.I)
+_DROP = re.compile(r'^\s*drop\s+table\s+if\s+exists\s+((?:"[A-Z0-9_$]+"\.){0,2}"([A-Z0-9_$]+)")\s*$')
+
+
+class Snowflake:
+    """One stand-in account: a graph, its tables and models. `serve(task)` answers one procedure."""
+
+    def __init__(self, graph: Graph) -> None:
+        import duckdb
+
+        self.g = graph
+        self.db = duckdb.connect()
+        self.models = Models()
+        self.log: list[tuple[str, str, Any]] = []  # (task, op, detail)
+
+    # -- the data plane ---------------------------------------------------------------------------------
+    def _table(self, name: str) -> str:
+        last = name.split(".")[-1]
+        if last.startswith('"'):
+            return last.strip('"')
+        return last.upper()
+
+    def _frame(self, query: str | None, table: str | None) -> Any:
+        if table is not None:
+            name = self._table(table)
+            if name not in self._tables():
+                raise SnowflakeSays(f"SQL compilation error: Object '{self.g.database}.{self.g.schema}.{name}' does not exist")
+            return self.db.execute(f'select * from "{name}"').df()
+        return self.db.execute(query).df()
+
+    def _tables(self) -> list[str]:
+        return [r[0] for r in self.db.execute("select table_name from information_schema.tables").fetchall()]
+
+    def write_pandas(self, blob: bytes, table: str, auto_create: bool, overwrite: bool, quote: bool) -> None:
+        df = pickle.loads(blob)
+        if not quote:  # unquoted identifiers: Snowflake stores them upper case
+            df = df.rename(columns={c: str(c).upper() for c in df.columns})
+            table = table.upper()
+        exists = table in self._tables()
+        if not exists and not auto_create:
+            raise SnowflakeSays(f"table {table} does not exist")
+        self.db.register("incoming", df)
+        if overwrite or not exists:
+            self.db.execute(f'create or replace table "{table}" as select * from incoming')
+        else:
+            self.db.execute(f'insert into "{table}" select * from incoming')
+        self.db.unregister("incoming")
+
+    def collect(self, task: str, query: str | None, table: str | None) -> tuple[list[str], list[list[Any]]]:
+        if table is not None:
+            df = self._frame(None, table)
+            return list(df.columns), df.values.tolist()
+        q = query or ""
+        m = _RUNTIME_INFO.findall(q)
+        if m and q.lower().lstrip().startswith("select"):
+            return [f"C{i}" for i in range(len(m))], [[self._runtime_info(fn.lower(), key) for fn, key in m]]
+        if re.match(r"^\s*show\s+parameters\s+like\s+'timezone'\s+in\s+session\s*$", q, re.I):
+            return ["key", "value", "default", "level"], [["TIMEZONE", self.g.timezone, "America/Los_Angeles", "SESSION"]]
+        st = _SHOW_TABLES.match(q)
+        if st:
+            pattern = st.group(1).replace("''", "'").upper()
+            rx = re.compile("^" + re.escape(pattern).replace("%", ".*").replace("_", ".") + "$")
+            names = sorted(t for t in self._tables() if rx.match(t.upper()))
+            return ["name", "database_name", "schema_name"], [[n, self.g.database, self.g.schema] for n in names]
+        if q.lower().lstrip().startswith("drop table"):
+            d = _DROP.match(q)
+            if d is None:
+                raise SnowflakeSays(f"the stand-in accepts only quoted, upper-case table names in DROP: {q!r}")
+            self.db.execute(f'drop table if exists "{d.group(2)}"')
+            return ["status"], [[f"{d.group(2)} successfully dropped."]]
+        if re.match(r"^\s*call\s+system\$send_snowflake_notification\(", q, re.I):
+            self.g.notifications.append(q)
+            return ["status"], [["Notification sent"]]
+        cur = self.db.execute(q)
+        if cur.description is None:
+            return ["status"], [["ok"]]
+        return [d[0] for d in cur.description], [list(r) for r in cur.fetchall()]
+
+    def _runtime_info(self, fn: str, key: str) -> Any:
+        values = {
+            "CURRENT_TASK_GRAPH_RUN_GROUP_ID": self.g.run_group,
+            "CURRENT_ROOT_TASK_NAME": f"{self.g.database}.{self.g.schema}.{self.g.root}",
+            "CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP": self.g.scheduled.astimezone(ZoneInfo(self.g.timezone))
+            .strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        }
+        if key not in values:
+            raise SnowflakeSays(f"invalid argument for SYSTEM$TASK_RUNTIME_INFO: {key}")
+        text = values[key]
+        if fn == "to_timestamp":
+            return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f")  # TIMESTAMP_NTZ: session-time-zone wall clock
+        if fn.startswith("convert_timezone"):  # read in the session's TIMEZONE, then shown in UTC (TIMESTAMP_TZ)
+            local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=ZoneInfo(self.g.timezone))
+            return local.astimezone(timezone.utc)
+        return text
+
+    # -- task functions -----------------------------------------------------------------------------------
+    def call(self, task: str, name: str, args: tuple[Any, ...]) -> Any:
+        fn = name.lower()
+        full = task  # the deployed name, PIPELINE$TASK
+        if fn == "system$current_user_task_name":
+            return f"{self.g.database}.{self.g.schema}.{full}"
+        if fn == "system$get_task_graph_config":
+            return json.dumps(self.g.config) if self.g.config else None
+        if fn == "system$get_predecessor_return_value":
+            if len(args) != 1:
+                raise SnowflakeSays("SYSTEM$GET_PREDECESSOR_RETURN_VALUE needs the predecessor's name (several predecessors)")
+            wanted = str(args[0])
+            if wanted not in self.g.ancestors.get(full, set()):
+                raise SnowflakeSays(f"Task {wanted} is not a predecessor of {full}")  # exact, case-sensitive
+            return self.g.returns.get(wanted)
+        if fn == "system$set_return_value":
+            text = str(args[0])
+            if len(text.encode("utf-8")) > MAX_RETURN:
+                raise SnowflakeSays(f"return value of {len(text.encode())} bytes exceeds the 10 KB limit")
+            self.g.returns[full] = text
+            return None
+        raise SnowflakeSays(f"Unknown function {name}")
+
+    # -- serving one procedure ------------------------------------------------------------------------------
+    def serve(self, task: str, argv: list[str], env: dict[str, str], *, timeout: float = 300) -> "Outcome":
+        authkey = _secrets.token_bytes(16)
+        sock = Path(tempfile.mkdtemp(prefix="dagc_sf_")) / "s"
+        listener = Listener(str(sock), family="AF_UNIX", authkey=authkey)
+        outcome = Outcome(task)
+        env = dict(env, DAGC_SANDBOX_ADDRESS=str(sock), DAGC_SANDBOX_AUTHKEY=authkey.hex(),
+                   DAGC_SANDBOX_GRANTED=json.dumps(self.g.granted))
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def answer() -> None:
+            try:
+                conn = listener.accept()
+            except OSError:
+                return
+            with conn:
+                while True:
+                    try:
+                        op, args = conn.recv()
+                    except EOFError:
+                        return
+                    try:
+                        conn.send(("ok", self.answer(task, op, args, outcome, env)))
+                    except SnowflakeSays as exc:
+                        conn.send(("error", str(exc)))
+                    except Exception as exc:  # noqa: BLE001 - a SQL error from DuckDB is an error to the task too
+                        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            outcome.error = outcome.error or f"the task procedure did not finish within {timeout:g} s"
+        finally:
+            listener.close()
+            shutil.rmtree(sock.parent, ignore_errors=True)
+        t.join(5)
+        outcome.exit_code, outcome.stdout, outcome.stderr = proc.returncode, out, err
+        return outcome
+
+    def answer(self, task: str, op: str, args: tuple[Any, ...], outcome: "Outcome", env: dict[str, str]) -> Any:
+        self.log.append((task, op, args[0] if args and isinstance(args[0], str) else None))
+        if op == "call":
+            return self.call(task, args[0], tuple(args[1]))
+        if op == "collect":
+            return self.collect(task, args[0], args[1])
+        if op == "to_pandas":
+            return pickle.dumps(self._frame(args[0], args[1]))
+        if op == "write_pandas":
+            return self.write_pandas(*args)
+        if op == "model":
+            return self.models.op(*args)
+        if op == "ml_job":
+            return self.ml_job(task, *args, env=env)
+        if op == "done":
+            outcome.value, outcome.ok = args[0], True
+            return None
+        if op == "failed":
+            outcome.error, outcome.traceback = args[0], args[1]
+            return None
+        raise SnowflakeSays(f"unknown operation {op}")
+
+    def ml_job(self, task: str, dir_path: str, pool: str, entrypoint: str, args: list[str], opts: dict[str, Any],
+               *, env: dict[str, str]) -> tuple[str, Any]:
+        """An ML Job on `pool`: its entry point in another sandboxed interpreter whose path is the
+        payload directory and the same packages."""
+        self.g.ml_jobs.append({"pool": pool, "entrypoint": entrypoint, "options": opts,
+                               "args_text": " ".join(args), "dir": sorted(os.listdir(dir_path))})
+        cfg = json.loads(Path(env["DAGC_SANDBOX_CONFIG"]).read_text())
+        job_cfg = dict(cfg, mode="job", path=[dir_path] + [p for p in cfg["path"] if p.endswith("site")],
+                       entrypoint=str(Path(dir_path) / entrypoint), args=args)
+        f = Path(dir_path).parent / "job.json"
+        f.write_text(json.dumps(job_cfg))
+        job = self.serve(task, interpreter_argv(f), dict(env, DAGC_SANDBOX_CONFIG=str(f)))
+        return ("ok", job.value) if job.ok else ("failed", f"{job.error}\n{job.traceback}\n{job.stderr}")
+
+
+@dataclass
+class Outcome:
+    task: str
+    ok: bool = False
+    value: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def interpreter_argv(config: Path, import_directory: Path | None = None) -> list[str]:
+    """A clean interpreter: -I (no user site, no PYTHON* variables, no script dir) -S (no site-packages)."""
+    argv = [sys.executable, "-I", "-S"]
+    if import_directory is not None:
+        argv += ["-X", f"snowflake_import_directory={import_directory}"]
+    return argv + [str(RUNTIME_DIR / "sandbox_runner.py"), str(config)]
