@@ -180,7 +180,7 @@ def test_the_payload_holds_the_steps_the_runtime_the_entry_and_the_spec(payload)
     for rel in ("steps/training.py", "steps/ml/sqlfeatures.py", "dagc/snowflake/mljob.py", "dagc/runtime/snowflake.py",
                 mljob.ENTRY_SCRIPT, mljob.SPEC_FILE):
         assert (payload / rel).is_file(), rel
-    assert "job_entry()" in (payload / mljob.ENTRY_SCRIPT).read_text()
+    assert "job_entry(run=run_task)" in (payload / mljob.ENTRY_SCRIPT).read_text()
     spec = json.loads((payload / mljob.SPEC_FILE).read_text())
     assert spec["task"] == "train" and spec["step"] == "train_xgboost" and spec["compute"]["instances"] == 2
 
@@ -199,7 +199,9 @@ def test_the_job_entry_runs_the_step_to_the_tasks_return_value(payload, dataset_
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     monkeypatch.setenv(mljob.TIMEOUT_ENV, "600")
     monkeypatch.delenv("SNOWFLAKE_JOBS_COUNT", raising=False)
-    text = mljob.job_entry(tmp_path / "spec.json", session=object(), facts=facts, backend=backend)
+    from dagc.runtime.snowflake import run_task
+
+    text = mljob.job_entry(tmp_path / "spec.json", run=run_task, session=object(), facts=facts, backend=backend)
     assert text == facts.returned
     value = json.loads(text)
     assert value["trainer"] == "in_process" and value["model_table"].endswith("_MODEL")
@@ -220,18 +222,8 @@ def test_the_job_entry_stops_at_its_timeout(payload, tmp_path, monkeypatch) -> N
 
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="reached its timeout of 1 s"):
-        mljob.job_entry(tmp_path / "spec.json", session=object(), facts=TaskFacts({}, {}), backend=None, step_fn=slow)
+        from dagc.runtime.snowflake import run_task
+
+        mljob.job_entry(tmp_path / "spec.json", run=run_task, session=object(), facts=TaskFacts({}, {}), backend=None,
+                        step_fn=slow)
     assert time.monotonic() - started < 4
-
-
-def test_session_facts_name_predecessors_as_task_context_does() -> None:
-    calls = []
-
-    class Session:
-        def call(self, fn, *args):
-            calls.append((fn, args))
-            return "None"
-
-    facts = mljob.SessionTaskFacts(Session(), "training")
-    assert facts.predecessor_value("build_dataset") is None
-    assert calls == [("system$get_predecessor_return_value", ("TRAINING$BUILD_DATASET",))]

@@ -11,10 +11,10 @@ the library's own `JobPayload.upload` and checks that what it uploaded is what t
 The payload is the step bundle (steps/ + the dagc runtime) plus a two-line entry script and the
 task's spec, content-addressed: its stage directory is named from the hash of all three, so a
 changed step, spec or dagc version is a new directory and an unchanged one is not uploaded again.
-In the job, `job_entry` rebuilds the StepContext from the task's context (the job runs on behalf
-of its task: SYSTEM$GET_PREDECESSOR_RETURN_VALUE, SYSTEM$TASK_RUNTIME_INFO and
-SYSTEM$SET_RETURN_VALUE answer as in the task), runs the step with `dagc.runtime.snowflake.run_task`,
-and sets the step's JSON result (10 kB) as the task's return value.
+In the job, the entry script calls `job_entry(run=dagc.runtime.snowflake.run_task)`: the runtime
+rebuilds the StepContext from the task's context (the job runs on behalf of its task:
+SYSTEM$GET_PREDECESSOR_RETURN_VALUE, SYSTEM$TASK_RUNTIME_INFO and SYSTEM$SET_RETURN_VALUE answer as
+in the task), runs the step, and sets the step's JSON result (10 kB) as the task's return value.
 
 The job's timeout is its own (a watchdog in the entry), always shorter than the task's, so a task
 that times out never leaves its job running on the pool.
@@ -151,9 +151,10 @@ def run_as_ml_job(session: Any, spec: Mapping[str, Any], ctx: Any, *,
 # ---- the native ML Job task ----------------------------------------------------------------------
 
 SPEC_FILE = "dagc_job_spec.json"
-NATIVE_ENTRY_SOURCE = (
+NATIVE_ENTRY_SOURCE = (  # the script wires the runtime in: mljob itself never imports it (no cycle)
+    "from dagc.runtime.snowflake import run_task\n"
     "from dagc.snowflake.mljob import job_entry\n"
-    "__return__ = job_entry()\n"
+    "__return__ = job_entry(run=run_task)\n"
 )
 TIMEOUT_ENV = "DAGC_JOB_TIMEOUT_S"
 TASK_TIMEOUT_DEFAULT_MS = 3_600_000  # Snowflake's USER_TASK_TIMEOUT_MS default
@@ -411,52 +412,17 @@ def payloads_staged(session: Any, dag: Any) -> bool:
     return all(payload_staged(session, job) for job in ml_job_tasks(dag))
 
 
-class SessionTaskFacts:
-    """dagc.runtime.snowflake.TaskFacts over plain SQL (what snowflake.core's TaskContext runs),
-    for a job image that lacks snowflake.core."""
-
-    def __init__(self, session: Any, pipeline: str) -> None:
-        self.s = session
-        self.prefix = pipeline.upper() + "$"
-
-    def _info(self, prop: str, *, timestamp: bool = False) -> Any:
-        fn = "to_timestamp" if timestamp else "to_char"
-        return self.s.sql(f"select {fn}(system$task_runtime_info('{prop}'))").collect()[0][0]
-
-    def graph_config(self) -> dict[str, Any] | None:
-        text = self.s.call("SYSTEM$GET_TASK_GRAPH_CONFIG")
-        return json.loads(text) if text else None
-
-    def predecessor_value(self, task: str) -> str | None:
-        value = self.s.call("system$get_predecessor_return_value", self.prefix + task.upper())
-        return None if value in (None, "None", "") else str(value)
-
-    def run_id(self) -> str:
-        return str(self._info("CURRENT_TASK_GRAPH_RUN_GROUP_ID"))
-
-    def scheduled_at(self) -> datetime:
-        from datetime import timezone
-
-        value = self._info("CURRENT_TASK_GRAPH_ORIGINAL_SCHEDULED_TIMESTAMP", timestamp=True)
-        if not isinstance(value, datetime):
-            value = datetime.fromisoformat(str(value))
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-    def set_return_value(self, text: str) -> None:
-        self.s.call("system$set_return_value", text)
-
-
-def job_entry(spec_path: str | Path | None = None, *, session: Any = None, facts: Any = None,
-              backend: Any = None, step_fn: Callable[..., Any] | None = None) -> str | None:
+def job_entry(spec_path: str | Path | None = None, *, run: Callable[..., Any], session: Any = None,
+              facts: Any = None, backend: Any = None, step_fn: Callable[..., Any] | None = None) -> str | None:
     """Runs in the ML Job (head node): the task's step, to the task's return value.
 
-    The spec comes from the payload; the step's context from the task's (the job runs on behalf
-    of its task). The watchdog ends the step before the task's own timeout would.
+    `run` is `dagc.runtime.snowflake.run_task` (the entry script passes it). The spec comes from
+    the payload; the step's context from the task's (the job runs on behalf of its task: with
+    `facts` None the runtime reads it through the session's SYSTEM$ functions, as in a task). The
+    watchdog ends the step before the task's own timeout would.
     """
     import signal
     import threading
-
-    from dagc.runtime.snowflake import run_task
 
     path = Path(spec_path) if spec_path else Path(__file__).resolve().parents[2] / SPEC_FILE
     spec = json.loads(Path(path).read_text())
@@ -465,13 +431,6 @@ def job_entry(spec_path: str | Path | None = None, *, session: Any = None, facts
         from snowflake.snowpark import Session
 
         session = Session.builder.getOrCreate()
-    if facts is None:
-        try:
-            from dagc.runtime.snowflake import TaskContextFacts
-
-            facts = TaskContextFacts(session)
-        except ImportError:  # no snowflake.core in this image: the same SQL, by hand
-            facts = SessionTaskFacts(session, spec["pipeline"])
     os.environ.setdefault("DAGC_TARGET", "snowflake-ml-job")
     limit = int(os.environ.get(TIMEOUT_ENV) or 0)
     armed = limit > 0 and threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
@@ -482,7 +441,7 @@ def job_entry(spec_path: str | Path | None = None, *, session: Any = None, facts
         previous = signal.signal(signal.SIGALRM, expire)
         signal.alarm(limit)
     try:
-        return run_task(session, inner, facts=facts, backend=backend, step_fn=step_fn)
+        return run(session, inner, facts=facts, backend=backend, step_fn=step_fn)  # type: ignore[no-any-return]
     finally:
         if armed:
             signal.alarm(0)
