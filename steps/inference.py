@@ -252,7 +252,7 @@ def alert_drift(ctx: StepContext) -> dict:
     message = (f"Scores of {pub['rows']:,} new applications by {pub['model']} {pub['version']} drifted from the "
                f"model's test profile: {'; '.join(report['reasons'])}. Run {ctx.run_id} of {ctx.pipeline}.")
     ctx.notify(f"dagc: prediction drift for {setting(ctx, 'model_name')}", message,
-               integration=ctx.config.get("notification_integration"))
+               integration=ctx.config.get("notification_integration"), recipients=ctx.config.get("alert_recipients"))
     from steps.ml.cleanup import mark_done
 
     mark_done(ctx)

@@ -278,7 +278,8 @@ def alert_gate_failed(ctx: StepContext) -> dict:
     name = setting(ctx, "model_name")
     message = (f"The model trained by run {ctx.run_id} of {ctx.pipeline} was NOT promoted: "
                + "; ".join(d.reasons) + f". Test metrics: {core_metrics(ev['metrics'])}.")  # type: ignore[attr-defined]
-    ctx.notify(f"dagc: {name} failed its quality gate", message, integration=ctx.config.get("notification_integration"))
+    ctx.notify(f"dagc: {name} failed its quality gate", message, integration=ctx.config.get("notification_integration"),
+               recipients=ctx.config.get("alert_recipients"))
     return {"alerted": True, "reasons": d.reasons, "test_metrics": core_metrics(ev["metrics"]),  # type: ignore[attr-defined]
             "summary": "not promoted: " + "; ".join(d.reasons)}  # type: ignore[attr-defined]
 

@@ -13,12 +13,17 @@ run history, diagnostics) passes its text or data through `redact_text` / `redac
 `secrets_of(pipeline)`; that is the whole contract for back ends.
 
 Substring replacement hides a secret wherever it was interpolated (a SQL body, a connection
-string). Values shorter than MIN_SUBSTRING characters are replaced only where they stand alone
-(a whole config value), since replacing every "7" in a manifest would destroy it.
+string), in every form it takes on the way out: as written, JSON-escaped (`"` and `\\` and
+non-ASCII become escapes in a return value or a JSON log line), repr-escaped (a traceback or an
+f-string with `!r`), URL-encoded (`|urlencode`, a connection URL), HTML-escaped, and in any
+letter case (`|upper`). Values shorter than MIN_SUBSTRING characters are replaced only where
+they stand alone (a whole config value), since replacing every "7" in a manifest would destroy it.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
@@ -64,12 +69,31 @@ def secrets_of(pipeline: Any) -> frozenset[str]:
     return frozenset(s for s in found if s)
 
 
+def forms(secret: str) -> set[str]:
+    """The spellings a secret takes in outputs (see the module docstring); matched case-insensitively."""
+    from urllib.parse import quote, quote_plus
+
+    out = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1],
+           ascii(secret)[1:-1], quote(secret, safe=""), quote(secret), quote_plus(secret), html.escape(secret),
+           html.escape(secret, quote=False)}
+    for f in list(out):  # JSON of a repr, repr of JSON: escapes escaped once more (a traceback in a JSON log)
+        out |= {json.dumps(f)[1:-1], repr(f)[1:-1]}
+    return {f for f in out if len(f) >= MIN_SUBSTRING}
+
+
+@lru_cache(maxsize=64)
+def _pattern(long: tuple[str, ...]) -> "re.Pattern[str] | None":
+    variants = {f for s in long for f in forms(s)}
+    if not variants:
+        return None
+    return re.compile("|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True)), re.IGNORECASE)
+
+
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret of at least MIN_SUBSTRING characters replaced by MASK."""
-    for s in _long_first(secrets):
-        if s in text:
-            text = text.replace(s, MASK)
-    return text
+    """`text` with every secret of at least MIN_SUBSTRING characters, in any of its forms, replaced by MASK."""
+    if not isinstance(text, str) or not text:
+        return text
+    return _sub(text, _long_first(secrets))
 
 
 def redact_data(value: Any, secrets: Iterable[str]) -> Any:
@@ -93,15 +117,18 @@ def _redact(value: Any, exact: frozenset[str], long: tuple[str, ...], secret_key
     if secret_key:
         return MASK
     if isinstance(value, str):
-        return MASK if value in exact else _sub(value, long)
+        return MASK if value in exact or value.lower() in _lowered(exact) else _sub(value, long)
     return MASK if exact and str(value) in exact else value
 
 
 def _sub(text: str, long: tuple[str, ...]) -> str:
-    for s in long:
-        if s in text:
-            text = text.replace(s, MASK)
-    return text
+    pattern = _pattern(long) if long else None
+    return pattern.sub(MASK, text) if pattern is not None else text
+
+
+@lru_cache(maxsize=64)
+def _lowered(exact: frozenset[str]) -> frozenset[str]:
+    return frozenset(s.lower() for s in exact)
 
 
 def _long_first(secrets: Iterable[str]) -> tuple[str, ...]:

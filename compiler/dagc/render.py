@@ -8,6 +8,7 @@ import sys
 from typing import IO, Any, Iterable
 
 from dagc.diagnostics import DagcError, Diagnostic, PipelineError, Severity
+from dagc.textsafe import printable
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -42,8 +43,10 @@ def text(diags: Iterable[Diagnostic], *, color: bool = False) -> str:
     for d in diags:
         sev = _paint(f"{d.severity.value}[{d.code}]", "1;31" if d.severity is Severity.ERROR else "1;33", color)
         where = d.file + (f":{d.line}:{d.col}" if d.line else "")
-        out.append(f"{_paint(where, '1', color)}: {sev}: {d.message}")
+        out.append(f"{_paint(printable(where, newlines=False), '1', color)}: {sev}: {printable(d.message)}")
         src = _source_line(d.file, d.line, cache) if d.line else None
+        if src is not None:
+            src = printable(src, newlines=False)
         if src is not None and len(src) <= 400:
             gutter = f"{d.line:>4} | "
             out.append(_paint(gutter, "34", color) + src)
@@ -51,7 +54,7 @@ def text(diags: Iterable[Diagnostic], *, color: bool = False) -> str:
             caret = " " * (max(d.col, 1) - 1) + "^" * min(width, max(1, len(src) - d.col + 1))
             out.append(_paint(" " * (len(gutter) - 2) + "| ", "34", color) + _paint(caret, "1;31", color))
         if d.hint:
-            out.append(f"     = {_paint('hint', '1;36', color)}: {d.hint}")
+            out.append(f"     = {_paint('hint', '1;36', color)}: {printable(d.hint)}")
     return "\n".join(out)
 
 
@@ -133,6 +136,6 @@ def print_error(exc: DagcError, stream: IO[str] | None = None) -> None:
         print(summary(exc.diagnostics, 1), file=stream)
         return
     color = use_color(stream)
-    print(f"{_paint('error', '1;31', color)}: {exc.message}", file=stream)
+    print(f"{_paint('error', '1;31', color)}: {printable(exc.message)}", file=stream)
     if exc.hint:
-        print(f"  = {_paint('hint', '1;36', color)}: {exc.hint}", file=stream)
+        print(f"  = {_paint('hint', '1;36', color)}: {printable(exc.hint)}", file=stream)

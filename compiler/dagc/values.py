@@ -90,8 +90,11 @@ def check_cron(expr: str) -> str | None:
 def check_timezone(tz: str) -> str | None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    shown = tz if len(tz) <= 60 else tz[:59] + "…"
+    if len(tz) > 255:  # no IANA name is this long; the file system would refuse the lookup (ENAMETOOLONG)
+        return f"unknown time zone {shown!r}; use an IANA name such as UTC or Europe/Berlin"
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {tz!r}; use an IANA name such as UTC or Europe/Berlin"
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return f"unknown time zone {shown!r}; use an IANA name such as UTC or Europe/Berlin"
     return None

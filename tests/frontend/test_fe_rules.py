@@ -1,5 +1,5 @@
-"""Front-end rules (dagc.frontend.rules): DAGC407 (a step imports a package its task will not have
-on Snowflake) and DAGC515 (task names that differ only in case)."""
+"""Front-end rules (dagc.frontend.checks.packages, .names): DAGC407 (a step imports a package its task will not have
+on Snowflake) and DAGC511 (task names that differ only in case)."""
 
 from __future__ import annotations
 
@@ -118,14 +118,14 @@ def test_removing_a_package_from_the_shipped_training_pipeline_is_reported(tmp_p
     assert {file for file, *_ in found} == {"steps/ml/train.py"}
 
 
-def test_dagc510_task_names_that_differ_only_in_case(tmp_path: Path) -> None:
+def test_dagc511_task_names_that_differ_only_in_case(tmp_path: Path) -> None:
     f = project(tmp_path, {"steps/work.py": "from steps import step\n@step\ndef fit(ctx):\n    return {}\n"},
                 "name: p\ntasks:\n  Fit: {step: fit}\n  fit: {step: fit, after: [Fit]}\nfinally:\n  FIT: {step: fit}\n")
     pipeline, diags = check_file(f)
-    found = codes(diags, "DAGC515")
+    found = codes(diags, "DAGC511")
     assert pipeline is None
     assert [(line, col) for _, line, col, _ in found] == [(4, 3), (6, 3)]
-    assert "task 'fit' and task 'Fit' differ only in case; on Snowflake both are P$FIT" in found[0][3]
+    assert "task names 'Fit' and 'fit' differ only in case; Snowflake folds both to FIT" in found[0][3]
 
 
 def test_rules_keep_validate_free_of_heavy_imports(tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_dagc407_is_a_warning_when_a_declared_package_is_not_installed_here(tmp_
 
 
 def test_dagc407_knows_common_dependencies_without_their_metadata(tmp_path: Path) -> None:
-    from dagc.frontend.rules.distributions import _requires, closure
+    from dagc.frontend.distributions import _requires, closure
 
     closure.cache_clear()
     _requires.cache_clear()

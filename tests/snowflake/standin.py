@@ -18,6 +18,11 @@ tests check dagc against the rules and not against whatever dagc happens to call
 - `EXECUTE TASK ... RETRY LAST` needs the last run FAILED or CANCELLED, within 14 days, and the graph
   unmodified since that run.
 
+Procedures: with a Snowpark `session` set, a Python task's body is made as snowflake.core makes it
+when it creates the task (`Task._extract_definition`: the procedure is registered, through the
+session, unless the definition holds a registered one already) and the text Snowflake would store
+(`WITH task_handler_sp AS PROCEDURE ... CALL ...`) is kept as the task's definition.
+
 Failure injection: `fail_at = k` makes the k-th mutating statement (0-based) fail once with a
 Snowflake-style error, as a refused privilege or a transient error would; `fail_after` (inherited)
 models a connection that is gone for good.
@@ -72,6 +77,19 @@ class StrictSchema(RecordingSchema):
         self.runs: dict[str, list[Run]] = {}
         self.now = datetime(2026, 11, 21, 12, 0, 0)
         self.listing_omits = set(SHOW_TASKS_OMITS)  # a listing shows SHOW TASKS' columns only
+        self.session: Any = None  # a Snowpark session: Python task bodies are made (see the module doc)
+
+    def make_body(self, task: Any, key: str) -> None:
+        """Store the SQL snowflake.core sends for a Python task (its procedure registered first)."""
+        if self.session is None or isinstance(task.definition, str):
+            return
+
+        class Root:
+            session = self.session
+            _telemetry_client = RecordingSchema.root._telemetry_client
+
+        task._extract_definition(Root())
+        self.store[key].definition = task.definition._sql
 
     # -- failure injection -----------------------------------------------------------------------
     def record(self, op: str, name: str) -> None:
@@ -180,6 +198,7 @@ class StrictTasks(RecordingTasks):
             if task.finalize:
                 s.require_root_suspended(canon(task.finalize) or task.finalize, "add a finalizer to")
         out = super().create(task, mode=mode)
+        s.make_body(task, key)
         s.touch(key)
         return out
 
@@ -204,6 +223,7 @@ class StrictTask(RecordingTask):
         if task.finalize:
             s.require_root_suspended(canon(task.finalize) or task.finalize, "add a finalizer to")
         super().create_or_alter(task)
+        s.make_body(task, key)
         s.touch(key)
 
     def drop(self, if_exists: bool | None = None) -> None:

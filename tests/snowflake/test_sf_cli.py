@@ -316,3 +316,58 @@ def test_deploy_warns_when_a_failed_run_could_still_be_retried(monkeypatch, caps
     assert "can no longer retry it" in err
     code, out, err = run(["deploy", TRAINING, "--env", "prod", "--set", "gate.threshold=0.95"], capsys)
     assert code == 0 and "warning" not in err  # the graph already changed since: nothing left to lose
+
+
+PACKAGES_PIPELINE = """\
+name: pk
+warehouse: WH
+stage: "@DB.SC.STAGE"
+packages: ["xgboost==2.1.0"]
+tasks:
+  prep: {step: prep}
+  fit: {step: prep, after: [prep], compute: {pool: POOL, instances: 1}}
+"""
+
+
+def _packages_project(tmp_path: Path) -> Path:
+    (tmp_path / "proj" / "steps").mkdir(parents=True)
+    (tmp_path / "proj" / "steps" / "__init__.py").write_text("from dagc import StepContext, step\n")
+    (tmp_path / "proj" / "steps" / "prep.py").write_text("from dagc import step\n@step\ndef prep(ctx):\n    return {}\n")
+    f = tmp_path / "proj" / "pk.yaml"
+    f.write_text(PACKAGES_PIPELINE)
+    return f
+
+
+def test_verbose_plans_show_the_effective_packages_of_python_tasks(tmp_path: Path, monkeypatch, capsys) -> None:
+    """What dagc adds for its runtime (Snowpark; snowflake-ml-python for compute: tasks) is part of
+    every task procedure, so `plan -v` / `deploy --dry-run -v` say so; without -v they do not."""
+    pytest.importorskip("snowflake.core")
+    from dagc.cli import remote
+    from dagc.snowflake.connection import Connection
+    from dagc.snowflake.recording import RecordingSchema
+
+    f = str(_packages_project(tmp_path))
+    want = ("packages of the Python tasks: xgboost==2.1.0, snowflake-snowpark-python, snowflake-ml-python"
+            "  (dagc adds snowflake-snowpark-python, snowflake-ml-python for its runtime)")
+    code, out, err = run(["deploy", "--dry-run", "-v", f], capsys)  # offline: nothing configured
+    assert code == 0, err
+    assert want in out
+    code, out, _ = run(["deploy", "--dry-run", f], capsys)
+    assert code == 0 and "packages of the Python tasks" not in out
+    code, out, _ = run(["deploy", "--dry-run", f, "--format", "json"], capsys)
+    data = json.loads(out)
+    assert data["packages"] == ["xgboost==2.1.0", "snowflake-snowpark-python", "snowflake-ml-python"]
+    assert data["declared_packages"] == ["xgboost==2.1.0"]
+
+    schema, session = RecordingSchema(), StageSession()
+    monkeypatch.setattr(remote, "_open", lambda p, c: (Connection("t", {"account": "a"}), session, schema))
+    monkeypatch.setattr("dagc.snowflake.connection.is_configured", lambda name=None, env=None: True)
+    code, out, err = run(["plan", "-v", f], capsys)
+    assert code == 2 and want in out, err
+    code, out, err = run(["plan", "-v", TRAINING, "--env", "prod"], capsys)  # declares all it needs
+    assert code == 2 and "packages of the Python tasks: snowflake-snowpark-python, snowflake-ml-python, xgboost" in out
+    assert "dagc adds" not in out
+    sql_only = tmp_path / "proj" / "sq.yaml"
+    sql_only.write_text("name: sq\nwarehouse: WH\ntasks:\n  a: {sql: select 1}\n")
+    code, out, _ = run(["plan", "-v", str(sql_only)], capsys)
+    assert code == 2 and "packages of the Python tasks" not in out

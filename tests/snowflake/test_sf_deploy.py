@@ -374,3 +374,43 @@ def test_resume_graph_is_the_way_out_of_a_deploy_that_could_not_restore() -> Non
     assert_runnable(schema, "TRAINING")
     assert schema.store["TRAINING"].state == "started"
     assert d.resume_graph(schema, "training") == []  # nothing left to resume
+
+
+def test_a_deploy_registers_secret_procedures_through_its_own_session(tmp_path, monkeypatch) -> None:
+    """snowflake.core registers task procedures without SECRETS; dagc's secret procedures are
+    registered by the deploy itself, through the deploy's session (not `get_active_session()`),
+    before the task is created, and the task body Snowflake stores carries SECRETS=(...) and
+    EXTERNAL_ACCESS_INTEGRATIONS=(...)."""
+    from snowflake.snowpark import Session
+    from snowflake.snowpark.session import _remove_session
+    from snowflake.snowpark.stored_procedure import StoredProcedureRegistration
+
+    from dagc.frontend import load_pipeline
+    from tests.snowflake.test_sf_runtime import _secret_project
+
+    monkeypatch.setenv("DAGC_IT_TOKEN", "tok-very-secret-1")
+    f = _secret_project(tmp_path)
+    session = Session.builder.config("local_testing", True).create()
+    # Snowpark's own registration (local testing's refuses anonymous procedures); it makes the SQL
+    session._sp_registration = StoredProcedureRegistration(session)
+    # LIST @stage, which local testing cannot run: it decides uploads of local imports only, and the
+    # bundle is a stage import already (the deploy's upload put it there)
+    session._list_files_in_stage = lambda *a, **kw: set()
+    _remove_session(session)  # not the active session: only a deploy that hands over its session registers
+    schema = StrictSchema()
+    schema.session = session
+    try:
+        result = d.deploy(d.desired(load_pipeline(f), project_root=tmp_path), schema, upload=lambda: True,
+                          session=session)
+    finally:
+        session.close()
+    calls = result.calls
+    assert "register NOTIFY$POST" in calls and calls.index("register NOTIFY$POST") < calls.index("create NOTIFY$POST")
+    assert not any(c.startswith("register") and c != "register NOTIFY$POST" for c in calls)  # SQL tasks, root: none
+    body = schema.store["NOTIFY$POST"].definition
+    assert "SECRETS=('DAGC_IT_TOKEN'=ML.PROD.HOOK_TOKEN)" in body and "EXTERNAL_ACCESS_INTEGRATIONS=(HOOKS_EAI)" in body
+    assert body.lstrip().startswith("WITH task_handler_sp AS PROCEDURE") and body.rstrip().endswith("CALL task_handler_sp()")
+    assert "IMPORTS=('@ML.PROD.DAGC_STAGE/dagc/notify/dagc_bundle_" in body and "'snowflake-snowpark-python'" in body
+    assert "tok-very-secret-1" not in body
+    assert schema.store["NOTIFY$COUNT"].definition == "select 1"
+    assert_runnable(schema, "NOTIFY")

@@ -179,7 +179,7 @@ def _all_text_under(folder) -> str:
 
     chunks = []
     for f in folder.rglob("*"):
-        if f.is_file() and f.suffix == ".db":
+        if f.is_file() and f.suffix == ".db" and f.parent.name != "warehouse":  # the warehouse is DuckDB: raw bytes
             con = sqlite3.connect(f)
             for (table,) in con.execute("select name from sqlite_master where type='table'"):
                 chunks += [repr(row) for row in con.execute(f"select * from {table}")]
@@ -232,3 +232,96 @@ def test_plan_against_a_manifest_shows_no_secret(project, tmp_path, monkeypatch,
         assert code == 2 and "svc2" in out
         for s in (PW, TOKEN, LITERAL, "a-new-password-42"):
             assert s not in out, (fmt, s)
+
+
+# ------------------------------------------------------------------ every form, every channel (issue 15)
+
+ODD = 'Pw"q\\uote/é-Ω 42'  # a quote, a backslash, a slash, non-ASCII, a space: each escapes differently
+
+FORM_STEPS = r'''
+import json, logging
+from urllib.parse import quote
+from dagc.runtime import step
+
+
+@step
+def forms(ctx):
+    pw = ctx.config["db"]["password"]
+    print("json:", json.dumps({"pw": pw}))
+    print("repr:", repr(pw), "ascii:", ascii(pw))
+    print("url:", quote(pw, safe=""), "upper:", pw.upper(), "lower:", pw.lower())
+    ctx.notify("pw " + pw.upper(), "body " + json.dumps(pw) + " " + quote(pw))
+    return {"nested": json.dumps({"pw": pw}), "r": repr(pw)}
+
+
+@step
+def fail_repr(ctx):
+    raise ValueError({"pw": ctx.config["db"]["password"]})
+'''
+
+FORM_PIPELINE = """
+name: forms
+config:
+  db:
+    password: "{{ secret('DAGC_T_ODD') }}"
+  plain: x
+tasks:
+  a: {step: forms}
+  b: {step: fail_repr, after: [a]}
+  c:
+    sql: "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(SNOWFLAKE.NOTIFICATION.TEXT_PLAIN('{{ secret('DAGC_T_ODD') | urlencode }} {{ secret('DAGC_T_ODD') | upper | replace(\\"'\\", \\"''\\") }}'), SNOWFLAKE.NOTIFICATION.INTEGRATION('X'))"
+    after: [a]
+"""
+
+
+def _leaks(text: str, secret: str) -> list[str]:
+    from dagc.redact import forms
+
+    low = text.lower()
+    return sorted(f for f in forms(secret) if f.lower() in low)
+
+
+def test_every_form_of_a_secret_is_masked():
+    from urllib.parse import quote, quote_plus
+
+    for form in (ODD, json.dumps(ODD), json.dumps(ODD, ensure_ascii=False), repr(ODD), ascii(ODD),
+                 quote(ODD, safe=""), quote_plus(ODD), ODD.upper(), ODD.lower(), json.dumps({"e": repr(ODD)})):
+        out = redact_text(f"before {form} after", [ODD])
+        assert _leaks(out, ODD) == [] and MASK in out, form
+    assert redact_data({"k": ODD.upper(), "n": [ODD.lower()]}, [ODD]) == {"k": MASK, "n": [MASK]}
+
+
+def test_a_local_run_masks_every_form_in_every_channel(tmp_path, monkeypatch, capsys):
+    from dagc.engine.api import run_pipeline
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("")
+    (tmp_path / "steps" / "forms.py").write_text(FORM_STEPS)
+    path = tmp_path / "forms.yaml"
+    path.write_text(FORM_PIPELINE)
+    monkeypatch.setenv("DAGC_T_ODD", ODD)
+    state = tmp_path / ".dagc"
+    result = run_pipeline(load_pipeline(path, sets={"plain": "set-secret-value-77", "db.password": ODD}),
+                          project_root=tmp_path, state_dir=state, parallelism=1)
+    assert result.state == "FAILED" and result.tasks["c"].state == "SUCCEEDED", {n: (v.state, v.error) for n, v in result.tasks.items()}
+    stored = _all_text_under(state)  # run history, logs, notifications.jsonl
+    assert _leaks(stored, ODD) == []
+    assert (state / "notifications.jsonl").exists() and stored.count(MASK) > 5
+    monkeypatch.chdir(tmp_path)
+    for argv in (["status", result.run_id], ["status", result.run_id, "--json"], ["runs"],
+                 ["logs", result.run_id, "a"], ["logs", result.run_id, "b"], ["report", "-o", str(tmp_path / "r.html")]):
+        code, out = run(argv, capsys)
+        assert _leaks(out, ODD) == [], argv
+    assert _leaks((tmp_path / "r.html").read_text(), ODD) == []
+
+
+def test_set_of_a_secret_looking_key_is_masked_in_run_history_and_report(tmp_path, monkeypatch, capsys):
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("")
+    (tmp_path / "p.yaml").write_text("name: s\nconfig: {password: x, other: 1}\ntasks:\n  t: {sql: select 1}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out = run(["run", "p.yaml", "--set", "password=cli-secret-9913", "--quiet"], capsys)
+    assert code == 0 and "cli-secret-9913" not in out
+    assert "cli-secret-9913" not in _all_text_under(tmp_path / ".dagc")
+    code, out = run(["report", "-o", str(tmp_path / "r.html")], capsys)
+    assert code == 0 and "cli-secret-9913" not in (tmp_path / "r.html").read_text()

@@ -36,7 +36,7 @@ def show_result(result: Any, store: Any, fmt: str, quiet: bool) -> None:
              + (f" (graph attempt {run.graph_attempt})" if run.graph_attempt > 1 else ""))
     view.print_task_table(attempts.values(), title=title)
     if run.first_failed_task:
-        click.echo(f"first failure: {run.first_failed_task}: {view.first_line(run.first_error, 300)}")
+        click.echo(f"first failure: {view.first_line(run.first_failed_task)}: {view.first_line(run.first_error, 300)}")
     if run.state != "SUCCEEDED":
         click.echo(f"details: dagc status {run.run_id}   log: dagc logs {run.run_id} TASK   "
                    f"resume: dagc retry {run.run_id}")
@@ -225,8 +225,15 @@ def logs(run_id: str, task: str, attempt: int | None, state_dir: str | None) -> 
         raise DagcError(f"task {task} has no attempt {attempt} in run {run.run_id}",
                         f"attempts: {', '.join(str(a.attempt) for a in tries)}")
     if not chosen.log_path or not Path(chosen.log_path).exists():
-        why = f"it was {chosen.state}" + (f": {chosen.error}" if chosen.error else "")
+        from dagc.textsafe import safe_error
+
+        why = f"it was {chosen.state}" + (f": {safe_error(chosen.error)}" if chosen.error else "")
         click.echo(f"task {task} has no log in run {run.run_id} (attempt {chosen.attempt}; {why})")
         return 0
-    sys.stdout.write(Path(chosen.log_path).read_text(encoding="utf-8", errors="replace"))
+    text = Path(chosen.log_path).read_text(encoding="utf-8", errors="replace")
+    if sys.stdout.isatty():  # a terminal gets no escape sequences from a step; a pipe or file gets the log as is
+        from dagc.textsafe import printable
+
+        text = printable(text)
+    sys.stdout.write(text)
     return 0

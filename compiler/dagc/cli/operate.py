@@ -110,16 +110,19 @@ def local_status(pipeline: str | None, run_id: str | None, state_dir: str | None
             t["traceback"] = rec.traceback
         click.echo(json.dumps(doc, indent=2))
         return 0 if run.state == "SUCCEEDED" else 1
-    click.echo(f"run {run.run_id}  pipeline {run.pipeline}" + (f" (env {run.environment})" if run.environment else ""))
+    from dagc.textsafe import printable, safe_error
+
+    click.echo(printable(f"run {run.run_id}  pipeline {run.pipeline}" + (f" (env {run.environment})" if run.environment
+                                                                         else ""), newlines=False))
     click.echo(f"state {run.state}  started {view.fmt_time(run.started_at)}  duration "
                f"{view.fmt_duration(run.duration) or '(running)'}  graph attempt {run.graph_attempt}")
     click.echo(view.config_line(run))
     view.print_task_table(attempts.values())
     failed = [a for a in attempts.values() if a.state in ("FAILED", "CANCELLED") and a.error]
     for a in failed:
-        click.echo(f"\n{a.task} {a.state} (attempt {a.attempt}): {a.error}")
+        click.echo(f"\n{printable(a.task, newlines=False)} {a.state} (attempt {a.attempt}): {safe_error(a.error)}")
         if a.traceback:
-            tail = a.traceback.rstrip().splitlines()[-8:]
+            tail = [printable(line[:300], newlines=False) for line in a.traceback[-20_000:].rstrip().splitlines()[-8:]]
             click.echo("  " + "\n  ".join(tail))
         if a.log_path:
             click.echo(f"  log: dagc logs {run.run_id} {a.task}")

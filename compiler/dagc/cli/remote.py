@@ -197,7 +197,7 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tupl
             bundle_uploaded = upload_bundle(session, want.bundle, p.stage, p.name)
             return bool(upload_payloads(session, want.dag, want.bundle)) or bundle_uploaded
 
-        res = d.apply(want, schema, result, upload=upload if want.bundle is not None else None,
+        res = d.apply(want, schema, result, upload=upload if want.bundle is not None else None, session=session,
                       log=(lambda s: click.echo(f"  {s}")) if fmt == "text" else (lambda s: None))
         if fmt == "json":
             from dagc.redact import redact_data, secrets_of

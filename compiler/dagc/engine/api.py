@@ -175,7 +175,7 @@ def run_pipeline(
         options["stream_offset"] = seen  # what a successful run (or its retry) consumes
     store.create_run(run_id=run_id, pipeline=pipeline.name, source=str(Path(pipeline.source).resolve())
                      if pipeline.source else "", environment=pipeline.environment,
-                     sets={"set": dict(sets or {}), "var": dict(var_sets or {})},
+                     sets=redact_data({"set": dict(sets or {}), "var": dict(var_sets or {})}, secrets_of(pipeline)),
                      scheduled_at=started, config=redact_data(config, secrets_of(pipeline)),  # run history: masked
                      manifest_hash=pipeline_hash(pipeline), options=options)
     presets: dict[str, Preset] = {}
@@ -225,7 +225,11 @@ def _execute(store: StateStore, pipeline: Pipeline, steps: Any, state_dir: Path,
              webhook_url: str | None, *, graph_attempt: int, started: float, streams: Any = None,
              stub_returns: Mapping[str, Any] | None = None) -> RunResult:
     observer = observer or NullObserver()
-    pool = WorkerPool(parallelism or default_parallelism(), project_root)
+    from dagc.engine.state import process_token
+    from dagc.engine.workers import MARKER_ENV
+
+    pool = WorkerPool(parallelism or default_parallelism(), project_root,
+                      extra_env={MARKER_ENV: f"{os.getpid()}:{process_token(os.getpid())}"})
     rc = RunContext(pipeline=pipeline, steps=steps, store=store, state_dir=state_dir, run_id=run_id,
                     scheduled_at=scheduled_at, config=config, environment=pipeline.environment, pool=pool,
                     fail_tasks=injected, webhook_url=webhook_url or os.environ.get(WEBHOOK_ENV),
@@ -294,6 +298,14 @@ def retry_run(
     if pipeline is None:
         if not rec.source or not Path(rec.source).exists():
             raise DagcError(f"the pipeline file of run {rec.run_id} ({rec.source or 'unknown'}) no longer exists")
+        from dagc.redact import MASK
+
+        masked = [f"--{flag} {k}" for flag, group in (("set", "set"), ("var", "var"))
+                  for k, v in (rec.sets.get(group) or {}).items() if MASK in str(v)]
+        if masked:  # run history never holds a secret, so a retry cannot repeat it
+            raise DagcError(f"run {rec.run_id} was started with {', '.join(masked)} set to a secret, which run "
+                            "history does not keep; retry cannot supply it again",
+                            "start a new run with `dagc run` and the same --set/--var values")
         pipeline = load_pipeline(rec.source, env=rec.environment, sets=rec.sets.get("set"),
                                  var_sets=rec.sets.get("var"))
     if pipeline.name != rec.pipeline:

@@ -15,8 +15,9 @@ from dagc.engine.notify import Notifier
 
 class LocalBackend:
     def __init__(self, state_dir: Path, *, pipeline: str = "", task: str = "", run_id: str = "",
-                 webhook_url: str | None = None) -> None:
+                 webhook_url: str | None = None, secrets: Any = ()) -> None:
         self.state_dir = Path(state_dir)
+        self.secrets = tuple(secrets or ())
         self.pipeline, self.task, self.run_id = pipeline, task, run_id
         self.webhook_url = webhook_url
         self._tables: Any = None
@@ -26,7 +27,7 @@ class LocalBackend:
     @classmethod
     def from_job(cls, job: dict[str, Any]) -> "LocalBackend":
         return cls(Path(job["state_dir"]), pipeline=job["pipeline"], task=job["task"], run_id=job["run_id"],
-                   webhook_url=job.get("webhook_url"))
+                   webhook_url=job.get("webhook_url"), secrets=job.get("secrets") or ())
 
     def tables(self) -> Any:
         if self._tables is None:
@@ -50,9 +51,14 @@ class LocalBackend:
                 "pipeline": self.pipeline, "task": self.task, "run_id": self.run_id})
         return self._models
 
-    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
-        Notifier(self.state_dir, webhook_url=self.webhook_url).send(
-            subject, message, integration=integration, pipeline=self.pipeline, task=self.task, run_id=self.run_id)
+    def notify(self, subject: str, message: str, *, integration: str | None = None,
+               recipients: "str | list[str] | None" = None) -> None:
+        from dagc.runtime.context import MAX_SUBJECT, recipient_list
+
+        to = recipient_list(recipients)  # recorded as Snowflake would send them (see SnowflakeBackend.notify)
+        Notifier(self.state_dir, webhook_url=self.webhook_url, secrets=self.secrets).send(
+            subject[:MAX_SUBJECT] if to else subject, message, integration=integration, recipients=to,
+            pipeline=self.pipeline, task=self.task, run_id=self.run_id)
 
     def close(self, persist: bool = True) -> None:
         """End of the step: write tables the Snowpark session saved back to DuckDB, release files."""

@@ -17,11 +17,18 @@ from typing import Any
 
 
 class Notifier:
-    def __init__(self, state_dir: Path, *, webhook_url: str | None = None) -> None:
+    """Writes notifications, with the running task's secrets masked in every form (file, webhook, stderr)."""
+
+    job_secrets: tuple[str, ...] = ()  # set by the worker for the task it runs (Tables.sql() has no backend)
+
+    def __init__(self, state_dir: Path, *, webhook_url: str | None = None, secrets: Any = ()) -> None:
         self.path = Path(state_dir) / "notifications.jsonl"
         self.webhook_url = webhook_url
+        self.secrets = tuple(secrets or ()) + Notifier.job_secrets
 
     def send(self, subject: str, message: str, *, integration: str | None = None, **context: Any) -> dict[str, Any]:
+        from dagc.redact import redact_data
+
         entry: dict[str, Any] = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "subject": subject,
@@ -29,6 +36,9 @@ class Notifier:
             "integration": integration,
             **{k: v for k, v in context.items() if v},
         }
+        if self.secrets:
+            entry = redact_data(entry, self.secrets)
+            subject, message = entry["subject"], entry["message"]
         if self.webhook_url:
             entry["webhook"] = self._post(entry)
         self.path.parent.mkdir(parents=True, exist_ok=True)

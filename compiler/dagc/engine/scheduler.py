@@ -301,9 +301,11 @@ class Scheduler:
             if name is None:
                 continue
             if ev.result is None:
+                last = self._last_output(name)
                 self._finish(name, rules.FAILED, error=(
                     f"the worker process running the step {ev.exit_description} before the step returned "
-                    "(os._exit, a crash in native code, or out of memory); see the task log"))
+                    "(os._exit, a crash in native code, or out of memory); see the task log"
+                    + (f"; its last output: {last}" if last else "")))
             elif ev.result.get("ok"):
                 self._finish(name, rules.SUCCEEDED, return_value=ev.result.get("return_value"),
                              branch_case=ev.result.get("branch_case"))
@@ -317,6 +319,23 @@ class Scheduler:
                 self._append_log(name, f"--- {name} stopped: timed out after {limit:g} s")
                 self._finish(name, rules.FAILED, error=(
                     f"timed out after {limit:g} s (timeout of task {name!r}); the step was stopped"))
+
+    def _last_output(self, name: str) -> str:
+        """The step's last line of output before its process died: the message a crash would lose."""
+        try:
+            with open(self.log_dir / f"{name}.{self.views[name].attempt}.log", "rb") as fh:
+                fh.seek(0, 2)
+                fh.seek(max(0, fh.tell() - 8192))
+                tail = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and not ln.startswith("--- ")]
+        if not lines:
+            return ""
+        from dagc.redact import redact_text, secrets_of
+
+        line = redact_text(lines[-1], secrets_of(self.p))
+        return line if len(line) <= 500 else line[:499] + "…"
 
     def _append_log(self, name: str, line: str) -> None:
         try:

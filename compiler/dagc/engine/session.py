@@ -8,6 +8,9 @@ registry is replaced by one that:
   - records every table the step saves or drops;
   - at the end of a successful step, writes the saved tables back to DuckDB (and drops the
     dropped ones). A failed step persists nothing, like a rolled-back transaction.
+    A table the step only appended to is written back as an INSERT of the new rows, never as
+    a replacement of the whole table: rows other tasks appended since it was loaded are kept
+    (a read-modify-write here lost concurrent appends).
 Only tables of the current database and schema (DAGC.PUBLIC) are synced; Snowpark's own
 temporary tables never are. Views and stages stay in memory.
 """
@@ -80,10 +83,17 @@ class SyncedSession:
                 return super().read_table(name)
 
             def write_table(self, name: Any, table: Any, mode: Any, column_names: Any = None) -> Any:
+                from snowflake.snowpark._internal.analyzer.snowflake_plan_node import SaveMode
+
                 self._hydrate(name)
+                q = self._qualified(name)
+                existed = q in self.table_registry
                 out = super().write_table(name, table, mode, column_names)
                 if not sync.loading:
-                    q = self._qualified(name)
+                    if mode != SaveMode.APPEND:
+                        sync.replaced.add(q)
+                    elif not existed:  # created by an append: written back as an append (creates it if absent)
+                        sync.base_rows.setdefault(q, 0)
                     sync.saved.add(q)
                     sync.dropped.discard(q)
                 return out
@@ -93,9 +103,12 @@ class SyncedSession:
                 super().drop_table(name, **kwargs)
                 sync.saved.discard(q)
                 sync.dropped.add(q)
+                sync.replaced.add(q)
 
         self.saved: set[str] = set()
         self.dropped: set[str] = set()
+        self.replaced: set[str] = set()  # overwritten, created or dropped: written back whole
+        self.base_rows: dict[str, int] = {}  # rows a table had when loaded from DuckDB
         self.loading = False
         conn.entity_registry = HydratingRegistry(conn)
 
@@ -106,6 +119,7 @@ class SyncedSession:
             self.session.create_dataframe(df).write.save_as_table(qualified, mode="overwrite")
         finally:
             self.loading = False
+        self.base_rows[qualified] = len(df)
 
     def persist(self) -> None:
         """Write tables the step saved back to DuckDB; drop the ones it dropped."""
@@ -119,7 +133,12 @@ class SyncedSession:
                 continue
             te = registry[q]
             df = pd.DataFrame({unquote_if_quoted(c): list(te[c]) for c in te.columns})
-            self.tables.write(local, df, mode="overwrite")
+            if q in self.replaced or q not in self.base_rows:
+                self.tables.write(local, df, mode="overwrite")
+            else:  # appends only: insert what is new, keep what others appended meanwhile
+                new = df.iloc[self.base_rows[q]:]
+                if len(new):
+                    self.tables.write(local, new.reset_index(drop=True), mode="append")
         for q in sorted(self.dropped):
             local = _local_name(q)
             if local is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dagc.diagnostics import DagcError
-from dagc.engine.tables import DATABASE, SCHEMA, _is_lock_error, warehouse_dir
+from dagc.engine.warehouse import DATABASE, SCHEMA, busy, file_lock, is_lock_error, release, warehouse_dir
 
 CALL_RE = re.compile(r"^\s*CALL\s+(SYSTEM\$[A-Za-z_]+)\s*\((.*)\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
 UNSUPPORTED = [  # statement starts that the emulator cannot run, and how to name them
@@ -167,20 +167,28 @@ class SqlRunner:
         self.backend = backend
         self.fs: Any = None
         self.conn: Any = None
+        self.locked = False
+        self.cursors: list[Any] = []
 
     def __enter__(self) -> "SqlRunner":
         return self
 
     def _connect(self) -> Any:
-        """Open fakesnow on the first statement that needs it: emulated calls alone never do."""
+        """Open fakesnow on the first statement that needs it: emulated calls alone never do.
+
+        The warehouse lock is held from before fakesnow attaches the file until after it is
+        detached and closed (see warehouse.py): that is what keeps concurrent commits."""
         if self.conn is not None:
             return self.conn
         from fakesnow.instance import FakeSnow
 
-        from dagc.engine.tables import release
-
-        release(self.state_dir)  # this process's Tables connection would lock fakesnow out
+        if busy(self.state_dir):
+            raise DagcError("ctx.tables.sql() was called while this step is inside another tables operation")
+        release(self.state_dir)  # this process's Tables connection would hold the lock
         warehouse_dir(self.state_dir).mkdir(parents=True, exist_ok=True)
+        flock = file_lock(self.state_dir)
+        flock.acquire("sql")
+        self.locked = True
         deadline = time.monotonic() + 300
         delay = 0.002
         while True:
@@ -191,19 +199,35 @@ class SqlRunner:
                 return self.conn
             except Exception as exc:
                 fs.duck_conn.close()
-                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                if not is_lock_error(exc) or time.monotonic() > deadline:
+                    self._unlock()
                     raise DagcError(f"cannot open the local warehouse: {exc}") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
 
+    def _unlock(self) -> None:
+        if self.locked:
+            self.locked = False
+            file_lock(self.state_dir).release()
+
     def __exit__(self, *exc: Any) -> None:
         if self.conn is None:
+            self._unlock()
             return
         try:
+            for cur in self.cursors:
+                try:
+                    cur.close()
+                except Exception:
+                    pass
+            self.cursors.clear()
             self.conn.close()
         finally:
-            self.fs.duck_conn.close()
-            self.conn = self.fs = None
+            try:
+                self.fs.duck_conn.close()  # the attached file is closed with the last connection
+            finally:
+                self.conn = self.fs = None
+                self._unlock()
 
     # ---- statements -----------------------------------------------------------------------------
 
@@ -243,6 +267,7 @@ class SqlRunner:
         from snowflake.connector.errors import Error as ConnectorError
 
         cur = self._connect().cursor()
+        self.cursors.append(cur)
         try:
             cur.execute(text)
         except NotImplementedError as exc:
@@ -320,6 +345,7 @@ class SqlRunner:
             return
         if fn == "SYSTEM$SEND_SNOWFLAKE_NOTIFICATION":
             message = integration = email_subject = None
+            recipients: list[str] = []
             for a in args:
                 inner = a.expression if isinstance(a, exp.Dot) else a
                 name = str(inner.name).upper() if isinstance(inner, exp.Anonymous) else ""
@@ -329,6 +355,10 @@ class SqlRunner:
                     integration = self.evaluate(inner.expressions[0], where) if inner.expressions else None
                     if len(inner.expressions) > 1:
                         email_subject = self.evaluate(inner.expressions[1], where)
+                    if len(inner.expressions) > 2:  # the To: line: ARRAY_CONSTRUCT('a@x', ...)
+                        to = inner.expressions[2]
+                        items = to.expressions if isinstance(to, (exp.Array, exp.Anonymous)) else [to]
+                        recipients = [r for r in (self.evaluate(e, where) for e in items) if r]
                 elif name in NOTIFICATION_WRAPPERS:
                     message = self.evaluate(inner.expressions[0], where) if inner.expressions else ""
                 elif isinstance(inner, exp.Anonymous) and name:
@@ -343,9 +373,9 @@ class SqlRunner:
             job = self.job or {}
             subject = email_subject or f"dagc: {job.get('pipeline', '')}.{job.get('task', '')}".rstrip(".")
             if self.backend is not None:
-                self.backend.notify(subject, message, integration=integration)
+                self.backend.notify(subject, message, integration=integration, recipients=recipients or None)
             else:
-                Notifier(self.state_dir).send(subject, message, integration=integration)
+                Notifier(self.state_dir).send(subject, message, integration=integration, recipients=recipients)
             return
         raise DagcError(f"{where}: CALL {fn} is not supported by the local engine",
                         "supported: SYSTEM$SEND_SNOWFLAKE_NOTIFICATION, SYSTEM$SET_RETURN_VALUE")

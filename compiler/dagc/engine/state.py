@@ -161,7 +161,8 @@ def _state_error(exc: BaseException, path: Path) -> DagcError:
             "make it writable, or point DAGC_STATE_DIR / --state-dir at a writable directory",
         )
     return DagcError(f"cannot use the state database in {path}: {exc}",
-                     "if the file is corrupt, move it away; runs recorded in it will be lost")
+                     "check free space and permissions there; if the file is damaged, keep it (it holds the run "
+                     "history) and point --state-dir / DAGC_STATE_DIR at a new directory meanwhile")
 
 
 class StateStore:
@@ -305,6 +306,13 @@ class StateStore:
         for run_id, pid, token in rows:
             if process_alive(pid, token):
                 continue
+            groups = [r[0] for r in self.conn.execute(
+                "SELECT worker_pid FROM task_runs WHERE run_id=? AND state=? AND worker_pid IS NOT NULL",
+                (run_id, rules.RUNNING))]
+            if groups:  # the dead engine's steps may have left processes running: end them first
+                from dagc.engine.workers import kill_leftovers
+
+                kill_leftovers(groups, f"{pid}:{token}")
             with self.tx() as c:
                 now = time.time()
                 c.execute(

@@ -1,10 +1,10 @@
 """Tables for local runs: one DuckDB file under the state directory, shared by every task and run.
 
-Why one file opened per operation: DuckDB lets one process at a time hold a file for writing, and
-tasks run in several worker processes (and several engines may run at once). Each operation
-opens the file, does its work and closes it, retrying while another process holds the lock, so
-parallel tasks interleave instead of failing. Tables written by one task are visible to the next
-task, in another process, and to a `dagc retry` days later.
+Each operation goes through warehouse.connect(): the file is opened under the warehouse's
+exclusive lock and let go soon after, so parallel tasks (in several worker processes, and
+several engines) interleave instead of failing, and no commit is lost (see warehouse.py).
+Tables written by one task are visible to the next task, in another process, and to a
+`dagc retry` days later.
 
 Names follow Snowflake's unquoted identifiers: case-insensitive, stored upper-case, in database
 DAGC, schema PUBLIC (the same file fakesnow serves to `sql:` tasks, see sqlemu.py).
@@ -12,32 +12,19 @@ DAGC, schema PUBLIC (the same file fakesnow serves to `sql:` tasks, see sqlemu.p
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import re
-import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from dagc.diagnostics import DagcError
+from dagc.engine.warehouse import DATABASE, SCHEMA, connect, release, warehouse_dir, warehouse_file
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DATABASE = "DAGC"
-SCHEMA = "PUBLIC"
+__all__ = ["DATABASE", "SCHEMA", "DuckTables", "connect", "release", "table_name", "warehouse_dir", "warehouse_file"]
+
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-LOCK_WAIT_S = 300.0
-
-
-def warehouse_dir(state_dir: Path) -> Path:
-    return Path(state_dir) / "warehouse"
-
-
-def warehouse_file(state_dir: Path) -> Path:
-    """fakesnow names a database file `<db_path>/<DATABASE>.db`; the Tables API opens the same file."""
-    return warehouse_dir(state_dir) / f"{DATABASE}.db"
 
 
 def table_name(name: str) -> str:
@@ -46,121 +33,6 @@ def table_name(name: str) -> str:
         raise DagcError(f"table name {name!r} is not a plain identifier",
                         "use letters, digits and underscores; tables live in the pipeline's own schema")
     return name.upper()
-
-
-def _is_lock_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "lock" in text and ("conflicting" in text or "could not set" in text)
-
-
-class _Holder:
-    """One process's open connection to the warehouse file, closed soon after it goes idle.
-
-    Opening a DuckDB file costs tens of milliseconds (database start-up, checkpoint on close),
-    so consecutive operations of a step reuse one connection; but DuckDB lets only one process
-    hold the file, so the connection is closed IDLE_S after the last operation (and at the end
-    of every step), letting parallel tasks in other workers take their turn.
-    """
-
-    IDLE_S = 0.05
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.RLock()
-        self.con: Any = None
-        self.last = 0.0
-        self.depth = 0
-        self.closer: threading.Thread | None = None
-
-    def open(self) -> Any:
-        import duckdb
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + LOCK_WAIT_S
-        delay = 0.002
-        while True:
-            try:
-                con = duckdb.connect(str(self.path))
-                break
-            except duckdb.Error as exc:
-                if not _is_lock_error(exc) or time.monotonic() > deadline:
-                    raise DagcError(f"cannot open the local warehouse {self.path}: {exc}") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-        try:
-            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
-            con.execute(f"SET schema = '{SCHEMA}'")
-        except duckdb.Error:
-            con.close()
-            raise
-        return con
-
-    def close(self) -> None:
-        with self.lock:
-            if self.con is not None and self.depth == 0:
-                try:
-                    self.con.close()
-                finally:
-                    self.con = None
-
-    def _close_when_idle(self) -> None:
-        while True:
-            time.sleep(self.IDLE_S / 2)
-            with self.lock:
-                if self.con is None:
-                    self.closer = None
-                    return
-                if self.depth == 0 and time.monotonic() - self.last >= self.IDLE_S:
-                    self.close()
-                    self.closer = None
-                    return
-
-
-_HOLDERS: dict[Path, _Holder] = {}
-_HOLDERS_LOCK = threading.Lock()
-
-
-@atexit.register
-def _close_all() -> None:
-    for h in list(_HOLDERS.values()):
-        try:
-            h.close()
-        except Exception:
-            pass
-
-
-def _holder(state_dir: Path) -> _Holder:
-    path = warehouse_file(state_dir).resolve()
-    with _HOLDERS_LOCK:
-        if path not in _HOLDERS:
-            _HOLDERS[path] = _Holder(path)
-        return _HOLDERS[path]
-
-
-@contextlib.contextmanager
-def connect(state_dir: Path, *, read_only: bool = False) -> Iterator[Any]:
-    """A DuckDB connection to the warehouse file with PUBLIC as the current schema, waiting out locks."""
-    h = _holder(state_dir)
-    with h.lock:
-        if h.con is None:
-            h.con = h.open()
-        h.depth += 1
-        cur = h.con.cursor()  # a fresh cursor per operation: no half-read result left behind
-        try:
-            cur.execute(f"SET schema = '{SCHEMA}'")
-            yield cur
-        finally:
-            cur.close()
-            h.depth -= 1
-            h.last = time.monotonic()
-            if h.closer is None and h.con is not None:
-                h.closer = threading.Thread(target=h._close_when_idle, daemon=True, name="dagc-duckdb-idle")
-                h.closer.start()
-
-
-def release(state_dir: Path) -> None:
-    """Close this process's connection now (end of a step), so other processes get the file."""
-    _holder(state_dir).close()
 
 
 class DuckTables:

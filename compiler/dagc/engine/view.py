@@ -14,6 +14,7 @@ from typing import IO, Any, Iterable
 from dagc.engine import rules
 from dagc.engine.scheduler import TaskView
 from dagc.engine.state import AttemptRecord, RunRecord
+from dagc.textsafe import printable
 
 STYLE = {
     rules.SUCCEEDED: "green", rules.FAILED: "bold red", rules.SKIPPED: "dim", rules.CANCELLED: "yellow",
@@ -40,10 +41,19 @@ def fmt_time(t: float | None) -> str:
 
 
 def first_line(text: str | None, width: int = 100) -> str:
+    """The first line of a step's text, at most `width` characters, control characters escaped."""
     if not text:
         return ""
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    head = text[: width * 4 + 2000].strip()  # a 5 MB error is not split into lines whole
+    line = printable(head.splitlines()[0] if head else "", newlines=False)
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def cell(text: str, style: str = "") -> object:
+    """A table cell holding `text` as text: rich markup in step output (`[/]`, `[red]`) is not parsed."""
+    from rich.text import Text
+
+    return Text(printable(text, newlines=False), style=style)
 
 
 def note_for(state: str, error: str | None, branch_case: str | None, return_value: str | None,
@@ -53,7 +63,7 @@ def note_for(state: str, error: str | None, branch_case: str | None, return_valu
     if error:
         return first_line(error)
     if branch_case:
-        return f"case {branch_case!r} -> {return_value}"
+        return f"case {branch_case!r} -> {first_line(return_value)}"
     return summary_of(return_value)
 
 
@@ -82,7 +92,7 @@ class PlainObserver:
             return
         elapsed = fmt_duration(v.ended_at - v.started_at) if v.started_at and v.ended_at else ""
         note = note_for(v.state, v.error, v.branch_case, v.return_value, v.reused_from)
-        parts = [time.strftime("%H:%M:%S"), f"{v.name:<24}", f"{v.state:<12}", f"{elapsed:>8}"]
+        parts = [time.strftime("%H:%M:%S"), f"{printable(v.name, newlines=False):<24}", f"{v.state:<12}", f"{elapsed:>8}"]
         if note:
             parts.append(note)
         print("  ".join(parts).rstrip(), file=self.stream, flush=True)
@@ -113,7 +123,7 @@ class LiveObserver:
     def _render(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=self.title, title_justify="left", expand=False)
+        table = Table(title=cell(self.title), title_justify="left", expand=False)
         for col in ("task", "state", "elapsed", "note"):
             table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=60 if col == "note" else None)
         now = time.time()
@@ -126,8 +136,8 @@ class LiveObserver:
                 elapsed = ""
             state = v.state if v.state != rules.PENDING else "waiting"
             note = note_for(v.state, v.error, v.branch_case, v.return_value, v.reused_from)
-            table.add_row(v.name + (" (finally)" if v.is_finalizer else ""),
-                          f"[{STYLE.get(v.state, '')}]{state}[/]", elapsed, note)
+            table.add_row(cell(v.name + (" (finally)" if v.is_finalizer else "")),
+                          cell(state, STYLE.get(v.state, "")), elapsed, cell(note))
         return table
 
     def task_changed(self, v: TaskView) -> None:
@@ -178,14 +188,14 @@ def print_task_table(attempts: Iterable[AttemptRecord], *, title: str | None = N
     from rich.table import Table
 
     console = _console(stream)
-    table = Table(title=title, title_justify="left")
+    table = Table(title=cell(title) if title else None, title_justify="left")
     for col in ("task", "state", "attempt", "started", "duration", "note"):
         table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=70 if col == "note" else None)
     for a in attempts:
         dur = fmt_duration(a.duration_ms / 1000.0) if a.duration_ms is not None else ""
-        table.add_row(a.task, f"[{STYLE.get(a.state, '')}]{a.state}[/]", str(a.attempt),
+        table.add_row(cell(a.task), cell(a.state, STYLE.get(a.state, "")), str(a.attempt),
                       fmt_time(a.started_at)[11:], dur,
-                      note_for(a.state, a.error, a.branch_case, a.return_value, a.reused_from))
+                      cell(note_for(a.state, a.error, a.branch_case, a.return_value, a.reused_from)))
     console.print(table)
 
 
@@ -198,8 +208,8 @@ def print_runs(runs: list[RunRecord], stream: IO[str] | None = None) -> None:
     for col in ("run id", "pipeline", "state", "started", "duration", "first failed task"):
         table.add_column(col, no_wrap=True)
     for r in runs:
-        table.add_row(r.run_id, r.pipeline, f"[{STYLE.get(r.state, '')}]{r.state}[/]", fmt_time(r.started_at),
-                      fmt_duration(r.duration), r.first_failed_task or "")
+        table.add_row(cell(r.run_id), cell(r.pipeline), cell(r.state, STYLE.get(r.state, "")), fmt_time(r.started_at),
+                      fmt_duration(r.duration), cell(r.first_failed_task or ""))
     console.print(table)
 
 

@@ -12,6 +12,7 @@ Started as `python -m dagc.engine.worker FD`; FD is one end of a socketpair.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -22,6 +23,7 @@ import traceback
 from typing import Any
 
 from dagc.redact import redact_text
+from dagc.textsafe import MAX_ERROR_CHARS, clip
 
 
 def _die_with_parent() -> None:
@@ -51,13 +53,20 @@ class InjectedFailure(RuntimeError):
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one task attempt with stdout/stderr (fd level, so native output too) going to its log."""
-    log_fd = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        log_fd = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:  # a full disk or a missing directory: the task fails, saying why
+        return {"ok": False, "error": f"cannot open the task log {job['log_path']}: {exc.strerror}" + _disk_note(exc),
+                "traceback": None}
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     backend = None
+    from dagc.engine.notify import Notifier
+
+    Notifier.job_secrets = tuple(job.get("secrets") or ())
     try:
         print(f"--- {job['task']} attempt {job['attempt']} of run {job['run_id']} "
               f"(pid {os.getpid()}) at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}", flush=True)
@@ -83,12 +92,16 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             result["return_value"] = redact_text(result["return_value"], job["secrets"])
         return result
     except BaseException as exc:  # noqa: BLE001 - every failure of user code is a task failure
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+        # (a KeyboardInterrupt too: the worker ignores SIGINT, so only the step can have raised it)
         tb = redact_text(_user_traceback(exc), job.get("secrets") or ())
-        message = redact_text(_message(exc), job.get("secrets") or ())
-        sys.stderr.write(tb)
-        print(f"--- {job['task']} failed: {message}", flush=True)
+        message = redact_text(_message(exc) + _disk_note(exc), job.get("secrets") or ())
+        try:  # the log may be on the full disk that failed the step: the result must still get back
+            sys.stderr.write(tb)
+            print(f"--- {job['task']} failed: {message}", flush=True)  # the whole message stays in the log
+        except OSError:
+            pass
+        message = clip(message, MAX_ERROR_CHARS)
+        tb = clip(tb, 20 * MAX_ERROR_CHARS)
         if backend is not None:
             try:
                 backend.close(persist=False)
@@ -96,8 +109,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 pass
         return {"ok": False, "error": message, "traceback": tb}
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        Notifier.job_secrets = ()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:  # a full disk: what could not be written is lost, the result is not
+                pass
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
@@ -105,6 +122,23 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.close(log_fd)
         if job.get("secrets"):
             _redact_file(job["log_path"], job["secrets"])
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _disk_note(exc: BaseException) -> str:
+    """Say plainly when a step failed because a disk (or quota, or file-size limit) was full."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 20:
+        if isinstance(e, OSError) and e.errno in _DISK_FULL:
+            where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
+            return (f" [disk full{where}: {os.strerror(e.errno)}; free space there and retry the run with "
+                    "`dagc retry` - run history is kept]")
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return ""
 
 
 def _redact_file(path: str, secrets: list[str]) -> None:
@@ -124,6 +158,17 @@ def _redact_file(path: str, secrets: list[str]) -> None:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback from the step's own frames down (the worker's frames are noise to users)."""
+    try:
+        return _traceback_text(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises must not kill the worker
+        return f"{_type_name(exc)} (its traceback could not be formatted)\n"
+
+
+def _type_name(exc: BaseException) -> str:
+    return getattr(type(exc), "__qualname__", None) or "exception"
+
+
+def _traceback_text(exc: BaseException) -> str:
     tb = exc.__traceback__
     engine_dir = os.path.dirname(os.path.abspath(__file__))
     while tb is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == engine_dir:
@@ -138,13 +183,27 @@ def _message(exc: BaseException) -> str:
     from dagc.runtime.returns import ReturnValueError
 
     if isinstance(exc, DagcError):
-        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+        return _safe_str(exc.message, str) + (f" ({_safe_str(exc.hint, str)})" if exc.hint else "")
     if isinstance(exc, (ReturnValueError, InjectedFailure)):
-        return str(exc)
+        return _safe_str(exc, str)
     if isinstance(exc, SystemExit):
-        return f"the step called sys.exit({exc.code!r})"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return f"the step called sys.exit({_safe_str(exc.code, repr)})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt raised by the step"
+    text = _safe_str(exc, str)
+    return f"{_type_name(exc)}: {text}" if text else _type_name(exc)
+
+
+def _safe_str(value: Any, conv: Any) -> str:
+    """str()/repr() of user objects, which may raise or return something that is not a str."""
+    try:
+        out = conv(value)
+        return out if isinstance(out, str) else repr(out)
+    except Exception:  # noqa: BLE001
+        try:
+            return repr(value)
+        except Exception:  # noqa: BLE001
+            return f"<{type(value).__name__} that cannot be shown>"
 
 
 _STEPS: dict[tuple[str, str], Any] = {}
@@ -233,6 +292,9 @@ def main(argv: list[str]) -> None:
         if job is None:
             os._exit(0)
         result = run_job(job)
+        from dagc.engine.workers import end_own_group
+
+        end_own_group()  # a step's processes end with its task
         try:
             conn.send(result)
         except (BrokenPipeError, OSError):

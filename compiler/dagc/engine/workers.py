@@ -2,8 +2,12 @@
 
 Each worker is `python -m dagc.engine.worker` in its own session (so a Ctrl-C at the terminal
 reaches only the engine, which then decides what to stop), talking over a socketpair with
-multiprocessing's framed pickles. Killing a worker kills its whole process group, so a step's
-own child processes go too.
+multiprocessing's framed pickles. A step's child processes are in its worker's process group,
+and they end with the task, not after it: the worker kills what is left of its group when a
+step returns, the engine kills the whole group when a worker is stopped, dies or is shut down,
+and after a kill -9 of the engine the next engine on the host kills the leftovers of the groups
+recorded in run history (only processes that carry the dead engine's DAGC_ENGINE marker, so a
+reused pid is never hit).
 """
 
 from __future__ import annotations
@@ -20,6 +24,68 @@ from pathlib import Path
 from typing import Any
 
 import dagc
+
+MARKER_ENV = "DAGC_ENGINE"  # "<engine pid>:<engine start token>", inherited by workers and their children
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes whose process group is `pgid` (Linux /proc; empty elsewhere)."""
+    out = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid).encode():
+            out.append(int(name))
+    return out
+
+
+def _has_marker(pid: int, marker: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return f"{MARKER_ENV}={marker}".encode() in fh.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def kill_leftovers(pgids: list[int], marker: str) -> int:
+    """After an engine died: kill what is left of its workers' groups; returns how many processes."""
+    n = 0
+    for pgid in set(pgids):
+        for pid in group_members(pgid):
+            if pid != os.getpid() and _has_marker(pid, marker):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    n += 1
+                except (ProcessLookupError, PermissionError):
+                    pass
+    return n
+
+
+def end_own_group() -> None:
+    """In a worker: kill every other process of its group (what the finished step left running)."""
+    me = os.getpid()
+    for pid in group_members(os.getpgrp()):
+        if pid != me:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @dataclass(eq=False)
@@ -130,15 +196,13 @@ class WorkerPool:
 
     def _reap(self, w: Worker, kill: bool = False) -> None:
         if kill:
-            try:
-                os.killpg(w.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _killpg(w.proc.pid)
         try:
             w.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             w.proc.kill()
             w.proc.wait()
+        _killpg(w.proc.pid)  # a worker that died (os._exit) leaves its step's children behind
         w.conn.close()
         self.busy.discard(w)
         if w in self.idle:
@@ -157,5 +221,6 @@ class WorkerPool:
                 w.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.kill(w)
+            _killpg(w.proc.pid)  # the group outlives its leader: end what is left of it
             w.conn.close()
         self.idle.clear()

@@ -22,6 +22,7 @@ class Facts:
 
     kinds: Mapping[str, str]  # task -> "step" | "sql" | "branch"
     config: Mapping[str, Any]  # nested graph config
+    matrices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # matrix task -> its expansions
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ def check(tree: Node, scope: Scope, text: str = "") -> list[ExprError]:
     facts = scope.facts
 
     def task_arg(node: Call) -> None:
-        if node.arg not in facts.kinds:
+        if node.arg not in facts.kinds and node.arg in facts.matrices:
+            errors.append(_matrix_error(node, facts.matrices[node.arg], scope))
+        elif node.arg not in facts.kinds:
             hint = _did_you_mean(node.arg, facts.kinds) or f"tasks: {', '.join(sorted(facts.kinds))}"
             errors.append(ExprError("DAGC603", f"{node.fn}({node.arg}): there is no task {node.arg!r}",
                                     node.arg_start, node.arg_end, hint))
@@ -118,6 +121,9 @@ def check(tree: Node, scope: Scope, text: str = "") -> list[ExprError]:
             hint = _did_you_mean(node.name, g.NAMES)
             if node.name in facts.kinds:
                 hint = f"write value({node.name}) or state({node.name})"
+            elif node.name in facts.matrices:
+                one = facts.matrices[node.name][0]
+                hint = f"{node.name} is a matrix task: write value({one}) or state({one}) (one of its expansions)"
             errors.append(ExprError("DAGC601", f"unknown name {node.name!r}", node.start, node.end,
                                     hint or "names are value(TASK), state(TASK), stream_has_data('S'), config.KEY, "
                                     "and, or, not, true, false, null"))
@@ -220,6 +226,17 @@ def check(tree: Node, scope: Scope, text: str = "") -> list[ExprError]:
 
     visit(tree, True)
     return errors
+
+
+def _matrix_error(node: Call, expansions: tuple[str, ...], scope: Scope) -> ExprError:
+    """`state(retrain)` where retrain is a matrix task: a condition reads one task's state or value,
+    and which expansion (or what combination) is meant is the author's choice, so say what to write."""
+    shown = ", ".join(expansions[:5]) + (f", ... ({len(expansions)} in all)" if len(expansions) > 5 else "")
+    one = next((e for e in expansions if e in scope.ancestors), expansions[0])
+    example = f"{node.fn}({one})" + (" == 'SUCCEEDED'" if node.fn == "state" else "")
+    return ExprError("DAGC603", f"{node.fn}({node.arg}): {node.arg!r} is a matrix task; it expands to {shown}",
+                     node.arg_start, node.arg_end,
+                     f"name one expansion ({example}); to test several, join one test per expansion with and/or")
 
 
 def _name(t: str) -> str:

@@ -63,6 +63,7 @@ def _check(
     from dagc.frontend.registry import load_registry
 
     spath = str(path)
+    schema.reset_suggestions()
     text, diags = yamlload.read_text(spath)
     if text is None:
         return None, diags
@@ -93,11 +94,9 @@ def _check(
     registry = load_registry(find_project_root(spath)) if with_steps else None
     if registry is not None:
         diags += registry.diagnostics
-    pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths))
+    pipeline, bdiags = checks.build(doc, data, registry, env, frozenset(bad_paths),
+                                    {"secrets": secrets, "missing_secrets": missing_secrets, "refs": refs})
     diags += bdiags
-    from dagc.frontend.rules import run_all
-
-    diags += run_all(doc, data, registry, pipeline)
     ok = not any(d.severity is Severity.ERROR for d in diags)
     return (pipeline if ok else None), _dedupe(diags)
 

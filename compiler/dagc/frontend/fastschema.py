@@ -99,6 +99,9 @@ def compile_schema(schema: dict[str, Any]) -> Check:
             return lambda v: not _is_type(v, "number") or (v >= arg if lo else v <= arg)
         if key == "minLength":
             return lambda v: not isinstance(v, str) or len(v) >= arg
+        if key in ("minItems", "maxItems"):
+            lo = key == "minItems"
+            return lambda v: not isinstance(v, list) or (len(v) >= arg if lo else len(v) <= arg)
         if key in ("minProperties", "maxProperties"):
             lo = key == "minProperties"
             return lambda v: not isinstance(v, dict) or (len(v) >= arg if lo else len(v) <= arg)

@@ -10,6 +10,8 @@ with an explicit stack, fixes all four and keeps every error pointing at a line 
 from __future__ import annotations
 
 import os
+import stat
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,7 @@ class Document:
     data: Any = None
     values: dict[Path, Pos] = field(default_factory=dict)  # where the value at a path starts
     keys: dict[Path, Pos] = field(default_factory=dict)  # where the key naming a path starts
+    included: dict[str, str] = field(default_factory=dict)  # text of each `include:`d file (Pos.file), for carets
 
     def pos(self, path: Path, *, key: bool = False) -> Pos:
         """The best position for a path: its key or value, else the nearest enclosing one."""
@@ -70,17 +73,36 @@ def _too_big(path: str) -> Diagnostic:
 
 
 def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
-    """Read a file as UTF-8 within the size limit; report bad bytes by line and column."""
+    """Read a regular file as UTF-8 within the size limit; report bad bytes by line and column.
+
+    Only regular files are read: a FIFO, a device, a socket or a terminal could block forever
+    (a pipe that never closes) or never end (/dev/zero), which would stall a pre-commit hook.
+    The check is made on the open descriptor (opened non-blocking, so opening a FIFO cannot
+    wait for a writer), so a file swapped after a check cannot slip through.
+    """
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            # read(n) allocates n bytes up front: read what the file holds, nothing if it is too big
-            # (a size of 0 may be a pipe or a special file: read up to the limit then)
-            if size > MAX_FILE_BYTES:
-                return None, [_too_big(path)]
-            raw = fh.read((size or MAX_FILE_BYTES) + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        return None, [_diag("DAGC001", f"cannot read file: {exc.strerror}", path, 0, 0)]
+        return None, [_diag("DAGC001", f"cannot read file: {_oserror(exc)}", path, 0, 0)]
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None, [_diag("DAGC001", "cannot read file: Is a directory", path, 0, 0,
+                                hint="give the path of a pipeline .yaml file")]
+        if not stat.S_ISREG(st.st_mode):
+            return None, [_diag("DAGC013", f"not a regular file ({_kind(st.st_mode)}); only pipeline files are read",
+                                path, 0, 0, hint="give the path of a .yaml file; pipes, devices and sockets are refused")]
+        if st.st_size > MAX_FILE_BYTES:
+            return None, [_too_big(path)]
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            # read(n) allocates n bytes up front: read what the file holds (+1 to notice growth)
+            raw = fh.read(st.st_size + 1)
+            if len(raw) > st.st_size:  # the file grew while read: read on, within the limit
+                raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
+    except OSError as exc:
+        return None, [_diag("DAGC001", f"cannot read file: {_oserror(exc)}", path, 0, 0)]
+    finally:
+        os.close(fd)
     if len(raw) > MAX_FILE_BYTES:
         return None, [_too_big(path)]
     try:
@@ -98,10 +120,52 @@ def read_text(path: str) -> tuple[str | None, list[Diagnostic]]:
     return text, []
 
 
+def _oserror(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO or pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
 DEPTH_HINT = "a pipeline needs only a few levels; flatten this value"
 
 
+_LOADED: dict[tuple[str, str], tuple[Any, dict[Path, Pos], dict[Path, Pos], list[Diagnostic]]] = {}
+
+
 def load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
+    """The document of a file's text. `dagc validate` checks a file once per environment: the
+    text is composed once and later calls get a private copy (400 environments took 54 s)."""
+    cached = _LOADED.get((path, text))
+    if cached is not None:
+        data, values, keys, diags = cached
+        return Document(path=path, text=text, data=_private(data), values=ChainMap({}, values),  # type: ignore[arg-type]
+                        keys=ChainMap({}, keys)), list(diags)  # type: ignore[arg-type]
+    doc, diags = _load(path, text)
+    if len(_LOADED) >= 4:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[(path, text)] = (_private(doc.data), dict(doc.values), dict(doc.keys), list(diags))
+    return doc, diags
+
+
+def _private(data: Any) -> Any:
+    """A copy later stages may change; `environments:` is shared (the overlay only reads it, and
+    copying 1000 environments for each of 1000 environment checks was quadratic)."""
+    import copy
+
+    if isinstance(data, dict) and "environments" in data:
+        envs = data["environments"]
+        out = copy.deepcopy({k: v for k, v in data.items() if k != "environments"})
+        return {k: (envs if k == "environments" else out[k]) for k in data}
+    return copy.deepcopy(data)
+
+
+def _load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
     doc = Document(path=path, text=text)
     if not text.strip() or all(ln.strip().startswith("#") or not ln.strip() for ln in text.splitlines()):
         return doc, [_diag("DAGC004", "file is empty", path, 1, 1, hint="a pipeline needs at least `name:` and `tasks:`")]
@@ -121,9 +185,22 @@ def load(path: str, text: str) -> tuple[Document, list[Diagnostic]]:
                                hint=DEPTH_HINT)]
         return doc, [_diag("DAGC005", f"malformed YAML: {problem}", path, line, col,
                            hint="check indentation, colons after keys and matching quotes/brackets")]
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: at its own line and column
+        line, col = _line_col(text, exc.position)
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        return doc, [_diag("DAGC005", f"malformed YAML: character {char} is not allowed in a YAML file", path, line,
+                           col, hint="remove the control character (write it as an escape such as \\x0c inside a "
+                           "double-quoted string if you need it)")]
     except yaml.YAMLError as exc:
         return doc, [_diag("DAGC005", f"malformed YAML: {exc}", path, 1, 1)]
     return doc, []
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset (libyaml counts characters, as Python does)."""
+    position = max(0, min(position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 def _tab_indentation(path: str, text: str) -> list[Diagnostic]:
@@ -178,6 +255,10 @@ def _scalar_value(ev: Any, path: str) -> Any:
     except yaml.constructor.ConstructorError as exc:
         raise _LoadError(_diag("DAGC007", f"cannot read value: {exc.problem}", path, ev.start_mark.line + 1,
                                ev.start_mark.column + 1)) from None
+    except ValueError:  # Python refuses to convert integers of more than 4300 digits (and so should we)
+        raise _LoadError(_diag("DAGC007", f"cannot read value: a number of {len(ev.value):,} characters is too large",
+                               path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                               hint="Snowflake numbers hold at most 38 digits; quote it if it is text")) from None
 
 
 def _compose(doc: Document) -> Any:
@@ -193,9 +274,12 @@ def _compose(doc: Document) -> Any:
         end_col = end.column if end is not None and end.line == mark.line else 0
         return Pos(mark.line + 1, mark.column + 1, end_col)
 
-    def attach(value: Any, size: int, start: Any, end: Any, anchor: str | None) -> None:
+    def attach(value: Any, size: int, start: Any, end: Any, anchor: str | None, new: int | None = None) -> None:
+        # size: the value's expanded node count (for its parent and its anchor); new: nodes not yet
+        # counted in total_nodes (a closed container's children were counted as they came, so a
+        # plain value is counted once, not once per ancestor; an alias adds its whole expansion)
         nonlocal root, total_nodes
-        total_nodes += size
+        total_nodes += size if new is None else new
         if total_nodes > MAX_NODES:
             raise _LoadError(_diag("DAGC008", f"document expands to more than {MAX_NODES:,} values through aliases",
                                    path, start.line + 1, start.column + 1,
@@ -259,7 +343,7 @@ def _compose(doc: Document) -> Any:
                                 ev.start_mark))
         elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = stack.pop()
-            attach(frame.value, frame.nodes, frame.start, None, frame.anchor)
+            attach(frame.value, frame.nodes, frame.start, None, frame.anchor, new=1)
         elif isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in anchors:
                 raise _LoadError(_diag("DAGC005", f"unknown alias *{ev.anchor}", path, ev.start_mark.line + 1,
@@ -281,13 +365,17 @@ def locate(doc: Document, path: Path, offset: int, value: str) -> Pos:
 
     Walks the scalar's source the way YAML reads it (plain, 'single' or "double" quoted, `|` and
     `>` block scalars), so a caret can point inside a string even when quotes, escapes or a block
-    moved it. If the source does not decode to `value` (a template rendered it, or it came from
-    an overlay), the position of the scalar itself is returned.
+    moved it. A string that came from an `include:`d file (Pos.file) is read in that file's text
+    (Document.included). If the source does not decode to `value` (a template rendered it, or it
+    came from an overlay), the position of the scalar itself is returned.
     """
     start = doc.values.get(tuple(path))
     if start is None:
         return doc.pos(path)
-    lines = doc.text.splitlines()
+    source = doc.included.get(start.file) if start.file and start.file != doc.path else doc.text
+    if source is None:
+        return start
+    lines = source.splitlines()
     if start.line - 1 >= len(lines):
         return start
     mapped = _scalar_chars(lines, start.line - 1, start.col - 1)
@@ -297,9 +385,9 @@ def locate(doc: Document, path: Path, offset: int, value: str) -> Pos:
         if not mapped:
             return start
         _, line, col = mapped[-1]
-        return Pos(line, col + 1 + (offset - len(mapped)))
+        return Pos(line, col + 1 + (offset - len(mapped)), 0, start.file)
     _, line, col = mapped[offset]
-    return Pos(line, col)
+    return Pos(line, col, 0, start.file)
 
 
 def _scalar_chars(lines: list[str], row: int, col: int) -> list[tuple[str, int, int]] | None:

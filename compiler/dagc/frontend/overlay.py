@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from dagc.diagnostics import Diagnostic
-from dagc.frontend.schema import did_you_mean
+from dagc.frontend.schema import did_you_mean, listing
 from dagc.frontend.load import Document, Path
 
 
@@ -24,7 +24,7 @@ def apply_environment(doc: Document, data: dict[str, Any], env: str | None) -> t
         return base, []
     if not isinstance(envs, dict) or env not in envs:
         names = sorted(map(str, envs)) if isinstance(envs, dict) else []
-        hint = did_you_mean(str(env), names) or (f"declared environments: {', '.join(names)}" if names else
+        hint = did_you_mean(str(env), names) or (f"declared environments: {listing(names)}" if names else
                                              "this pipeline declares no `environments:`")
         p = doc.pos(("environments",), key=True) if names else doc.pos(())
         return base, [Diagnostic("DAGC201", f"unknown environment {env!r}", doc.path, p.line, p.col, hint=hint)]
@@ -66,10 +66,35 @@ def _merge(doc: Document, base: dict[str, Any], over: Any, path: Path, opath: Pa
 
 
 def _move_positions(doc: Document, src: Path, dst: Path) -> None:
+    """Positions of an overlay's values, also under the base paths they now stand at.
+
+    Only the positions under this environment are scanned (an index per environment, built once
+    per document): scanning every position of the file for each overlay key was quadratic."""
     n = len(src)
     for table in (doc.values, doc.keys):
-        for p in [p for p in table if p[:n] == src]:
+        for p in [p for p in _under(table, src[:2]) if p[:n] == src]:
             table[dst + p[n:]] = table[p]
+
+
+_INDEX: dict[int, tuple[Any, dict[Path, list[Path]]]] = {}
+
+
+def _under(table: Any, prefix: Path) -> list[Path]:
+    """Paths of `table` that start with `prefix` (("environments", NAME)), from a cached index."""
+    base = table.maps[-1] if hasattr(table, "maps") else table  # a cached document's shared positions
+    cached = _INDEX.get(id(base))
+    if cached is None or cached[0] is not base:
+        index: dict[Path, list[Path]] = {}
+        for p in base:
+            if len(p) >= 2 and p[0] == "environments":
+                index.setdefault(p[:2], []).append(p)
+        if len(_INDEX) > 16:
+            _INDEX.clear()
+        _INDEX[id(base)] = cached = (base, index)
+    found = list(cached[1].get(prefix, ()))
+    if base is not table:  # positions added to this document's own layer
+        found += [p for p in table.maps[0] if p[:2] == prefix]
+    return found
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -101,8 +126,9 @@ def apply_sets(doc: Document, data: dict[str, Any], section: str, sets: dict[str
         for part in parts[:-1]:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict) or parts[-1] not in node:
-            known = _dotted_keys(data.get(section) or {})
-            hint = did_you_mean(dotted, known) or f"known keys: {', '.join(known) or 'none'}"
+            sec = data.get(section)
+            known = _dotted_keys(sec) if isinstance(sec, dict) else []
+            hint = did_you_mean(dotted, known) or f"known keys: {listing(known) or 'none'}"
             p = doc.pos((section,), key=True)
             flag = "--set" if section == "config" else "--var"
             diags.append(Diagnostic("DAGC203", f"{flag} {dotted}: the pipeline's {section} has no such key",

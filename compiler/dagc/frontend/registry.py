@@ -8,6 +8,7 @@ annotations and literal return values. The runtime later imports just the one mo
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,11 +60,22 @@ class Registry(Mapping[str, StepInfo]):
 _cache: dict[Path, tuple[tuple[tuple[str, float, int], ...], Registry]] = {}
 
 
+_LOCK = threading.RLock()  # re-entered: load_registry holds it while parse_module takes it
+
+
 def load_registry(root: Path) -> Registry:
-    """All `@step` functions under `root/steps`, cached per process by file mtimes."""
+    """All `@step` functions under `root/steps`, cached per process by file mtimes.
+
+    One thread at a time: CPython 3.11's ast.parse is not thread-safe ("AST constructor recursion
+    depth mismatch" when engines run in threads of one process), and the cache is shared."""
+    with _LOCK:
+        return _load_registry(root)
+
+
+def _load_registry(root: Path) -> Registry:
     root = Path(root).resolve()
     files = sorted((root / "steps").rglob("*.py")) if (root / "steps").is_dir() else []
-    stamp = tuple((str(f), f.stat().st_mtime, f.stat().st_size) for f in files)
+    stamp = tuple((str(f), *_stamp(f)) for f in files)
     cached = _cache.get(root)
     if cached and cached[0] == stamp:
         return cached[1]
@@ -74,6 +86,36 @@ def load_registry(root: Path) -> Registry:
         _scan(reg, root, f)
     _cache[root] = (stamp, reg)
     return reg
+
+
+def _stamp(file: Path) -> tuple[float, int]:
+    """mtime and size, or a marker for a file that cannot be stat'ed (a dangling symlink, a loop)."""
+    try:
+        st = file.stat()
+    except OSError:
+        return (-1.0, -1)
+    return (st.st_mtime, st.st_size)
+
+
+MAX_MODULE_BYTES = 4 * 1024 * 1024
+
+
+def _read_module(file: Path) -> bytes:
+    """A step module's bytes: a regular file only (a FIFO named x.py must not block validation)."""
+    import os
+    import stat
+
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{file.name} is not a regular file")
+        if st.st_size > MAX_MODULE_BYTES:
+            raise OSError(f"{file.name} is larger than {MAX_MODULE_BYTES // 1048576} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(MAX_MODULE_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 def _scan(reg: Registry, root: Path, file: Path) -> None:
@@ -87,8 +129,17 @@ def _scan(reg: Registry, root: Path, file: Path) -> None:
         reg.diagnostics.append(Diagnostic("DAGC401", f"step module does not parse: {exc.msg}", str(rel),
                                           exc.lineno or 0, exc.offset or 0, hint="fix the Python syntax error"))
         return
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # dangling symlink, symlink loop, permissions, not a regular file
+        reason = exc.strerror if exc.strerror else str(exc)
+        reg.diagnostics.append(Diagnostic("DAGC401", f"cannot read step module: {reason}", str(rel),
+                                          hint="fix or remove the file (a symlink must point at a readable .py file)"))
+        return
+    except ValueError as exc:
         reg.diagnostics.append(Diagnostic("DAGC401", f"cannot read step module: {exc}", str(rel)))
+        return
+    except (RecursionError, MemoryError):  # an expression nested thousands deep: ast's own recursion gives up
+        reg.diagnostics.append(Diagnostic("DAGC401", "step module nests an expression too deeply to be read",
+                                          str(rel), hint="split the expression into several statements"))
         return
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -110,15 +161,16 @@ _trees: dict[str, tuple[tuple[float, int], ast.Module]] = {}
 
 def parse_module(file: Path) -> ast.Module:
     """`ast.parse` of a step module, kept per file and mtime: the registry and the front-end rules
-    (dagc.frontend.rules.step_packages) read the same modules, and parsing is most of their cost."""
-    st = file.stat()
-    stamp = (st.st_mtime, st.st_size)
-    hit = _trees.get(str(file))
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    tree = ast.parse(file.read_bytes(), filename=str(file))
-    _trees[str(file)] = (stamp, tree)
-    return tree
+    (dagc.frontend.checks.packages) read the same modules, and parsing is most of their cost."""
+    with _LOCK:  # ast.parse is not thread-safe on CPython 3.11 (see load_registry)
+        st = file.stat()
+        stamp = (st.st_mtime, st.st_size)
+        hit = _trees.get(str(file))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        tree = ast.parse(_read_module(file), filename=str(file))
+        _trees[str(file)] = (stamp, tree)
+        return tree
 
 
 def _step_name(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:

@@ -10,6 +10,7 @@ line, a bad enum value lists the valid ones, a `oneOf` failure quotes the key's 
 from __future__ import annotations
 
 import difflib
+from contextvars import ContextVar
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -70,7 +71,23 @@ def _env_validator() -> Any:
 def validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
     """The `environments:` section's own shape, checked before an overlay is applied (after which
     it is gone): an overlay may not rename the pipeline or declare environments of its own."""
-    if "environments" not in data or _env_fast_check()({"environments": data["environments"]}):
+    if "environments" not in data:
+        return []
+    key = (doc.path, doc.text)
+    if key in _ENV_CHECKED and _ENV_CHECKED[key][0] is data["environments"]:  # once per file, not per environment
+        return list(_ENV_CHECKED[key][1])
+    found = _validate_environments(doc, data)
+    if len(_ENV_CHECKED) > 4:
+        _ENV_CHECKED.clear()
+    _ENV_CHECKED[key] = (data["environments"], found)
+    return list(found)
+
+
+_ENV_CHECKED: dict[tuple[str, str], tuple[Any, list[Diagnostic]]] = {}
+
+
+def _validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
+    if _env_fast_check()({"environments": data["environments"]}):
         return []
     out: dict[tuple[Any, ...], Diagnostic] = {}
     for err in _env_validator().iter_errors({"environments": data["environments"]}):
@@ -79,9 +96,51 @@ def validate_environments(doc: Document, data: dict[str, Any]) -> list[Diagnosti
     return sorted(out.values(), key=Diagnostic.sort_key)
 
 
+SUGGESTION_BUDGET = 10_000  # string comparisons per file for did-you-mean hints (each costs 10-25 us)
+_suggestions: ContextVar[list[int]] = ContextVar("dagc_suggestion_budget")
+
+
+def reset_suggestions() -> None:
+    """A fresh did-you-mean budget for the next file (frontend._check calls this)."""
+    _suggestions.set([SUGGESTION_BUDGET])
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {match[0]!r}?" if match else None
+    """A close match among `choices`, within the file's budget of comparisons.
+
+    difflib compares the word with every choice; 999 misspelt `after:` names among 1000 tasks
+    made a million comparisons (25 s). Repeated questions are answered from a cache, and once a
+    file has spent its budget further hints are left out (the diagnostics themselves are not)."""
+    pool = tuple(choices)
+    if not pool:
+        return None
+    try:
+        budget = _suggestions.get()
+    except LookupError:
+        budget = [SUGGESTION_BUDGET]
+        _suggestions.set(budget)
+    key = (word, pool)
+    if key in _ASKED:
+        return _ASKED[key]
+    if budget[0] < len(pool):
+        return None
+    budget[0] -= len(pool)
+    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    answer = f"did you mean {match[0]!r}?" if match else None
+    if len(_ASKED) > 4096:
+        _ASKED.clear()
+    _ASKED[key] = answer
+    return answer
+
+
+_ASKED: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+
+def listing(names: Iterable[str], limit: int = 20) -> str:
+    """`a, b, c` for a hint, at most `limit` names (a hint on each of 999 tasks must not list 999 names)."""
+    items = list(names)
+    shown = ", ".join(items[:limit])
+    return shown + (f", … ({len(items) - limit} more)" if len(items) > limit else "")
 
 
 def _describe(value: Any) -> str:

@@ -107,7 +107,18 @@ class Backend(Protocol):
     def session(self) -> Any: ...  # a Snowpark Session (local testing mode on the local engine)
     def tables(self) -> Tables: ...
     def models(self) -> ModelRegistry: ...
-    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None: ...
+    def notify(self, subject: str, message: str, *, integration: str | None = None,
+               recipients: "str | list[str] | None" = None) -> None: ...
+
+
+MAX_SUBJECT = 256  # EMAIL_INTEGRATION_CONFIG: "The subject cannot exceed 256 characters"
+
+def recipient_list(recipients: "str | list[str] | tuple[str, ...] | None") -> list[str]:
+    """`"a@x.com, b@y.com"` or a list -> addresses (a config value is often one comma-separated string)."""
+    if recipients is None:
+        return []
+    items = recipients.split(",") if isinstance(recipients, str) else [str(r) for r in recipients]
+    return [r.strip() for r in items if r and r.strip()]
 
 
 @dataclass
@@ -144,9 +155,15 @@ class StepContext:
     def models(self) -> ModelRegistry:
         return self.backend.models()
 
-    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
-        """Send an alert through the notification integration (locally: the notifications log)."""
-        self.backend.notify(subject, message, integration=integration)
+    def notify(self, subject: str, message: str, *, integration: str | None = None,
+               recipients: "str | list[str] | None" = None) -> None:
+        """Send an alert through the notification integration (locally: the notifications log).
+        `recipients` (a list, or one comma-separated string) names the To: line and keeps the
+        subject; without it an email integration sends to its DEFAULT_RECIPIENTS."""
+        if recipients:
+            self.backend.notify(subject, message, integration=integration, recipients=recipients)
+        else:
+            self.backend.notify(subject, message, integration=integration)
 
     def secret(self, name: str) -> str:
         """The secret `name`: on Snowflake the SECRET object granted to this task's procedure

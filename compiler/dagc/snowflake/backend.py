@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from dagc.runtime.context import ModelVersionInfo
+from dagc.runtime.context import MAX_SUBJECT, ModelVersionInfo, recipient_list
 
 
 def _quote_literal(s: str) -> str:
@@ -169,12 +169,28 @@ class SnowflakeBackend:
             self._models = SnowflakeModels(self.session())
         return self._models
 
-    def notify(self, subject: str, message: str, *, integration: str | None = None) -> None:
-        integration = integration or self.default_integration
-        if not integration:
-            raise ValueError("no notification integration: pass integration= or set config.notification_integration")
-        self.session().sql(
-            "call system$send_snowflake_notification("
-            f"snowflake.notification.text_plain({_quote_literal(subject + chr(10) + chr(10) + message)}), "
-            f"snowflake.notification.integration({_quote_literal(integration)}))"
-        ).collect()
+    def notify(self, subject: str, message: str, *, integration: str | None = None,
+               recipients: "str | list[str] | tuple[str, ...] | None" = None) -> None:
+        """SYSTEM$SEND_SNOWFLAKE_NOTIFICATION. With `recipients`, through EMAIL_INTEGRATION_CONFIG,
+        which carries the subject and the To: line; without, through INTEGRATION(...), which sends
+        to the integration's DEFAULT_RECIPIENTS with its default subject, so the subject then heads
+        the message body instead of being lost."""
+        self.session().sql(notification_sql(subject, message, integration or self.default_integration,
+                                             recipients)).collect()
+
+
+def notification_sql(subject: str, message: str, integration: str | None,
+                     recipients: "str | list[str] | tuple[str, ...] | None" = None) -> str:
+    """The CALL that sends one notification; every value is a quoted, escaped string literal."""
+    if not integration:
+        raise ValueError("no notification integration: pass integration= or set config.notification_integration")
+    to = recipient_list(recipients)
+    if not to:
+        return ("call system$send_snowflake_notification("
+                f"snowflake.notification.text_plain({_quote_literal(subject + chr(10) + chr(10) + message)}), "
+                f"snowflake.notification.integration({_quote_literal(integration)}))")
+    addresses = ", ".join(_quote_literal(a) for a in to)
+    return ("call system$send_snowflake_notification("
+            f"snowflake.notification.text_plain({_quote_literal(message)}), "
+            f"snowflake.notification.email_integration_config({_quote_literal(integration)}, "
+            f"{_quote_literal(subject[:MAX_SUBJECT])}, array_construct({addresses})))")

@@ -180,7 +180,17 @@ def plan_remote(want: Desired, schema: Any, *, bundle_staged: Callable[[], bool]
         uploads = [] if bundle_staged() else want.uploads()
     else:
         uploads = want.uploads() if any(_is_python(want, c) for c in changes) else []
-    return Plan(want.pipeline.name, changes, uploads, against="deployed graph", actual=actual)
+    return Plan(want.pipeline.name, changes, uploads, against="deployed graph", actual=actual,
+                **packages_of(want.pipeline))
+
+
+def packages_of(pipeline: ir.Pipeline) -> dict[str, Any]:
+    """Plan fields: the effective and the declared packages of a pipeline's Python tasks (none: SQL only)."""
+    from dagc.snowflake.packaging import needs_bundle, pipeline_packages
+
+    if not needs_bundle(pipeline):
+        return {}
+    return {"packages": pipeline_packages(pipeline), "declared_packages": list(pipeline.packages)}
 
 
 def plan_against_manifest(pipeline: ir.Pipeline, manifest_path: Path) -> Plan:
@@ -195,12 +205,14 @@ def plan_against_manifest(pipeline: ir.Pipeline, manifest_path: Path) -> Plan:
     except ValueError as exc:
         raise DagcError(f"{manifest_path}: not JSON ({exc})") from None
     new = build_manifest(pipeline)
-    return Plan(pipeline.name, diff(from_manifest(new), from_manifest(old)), against=str(manifest_path))
+    return Plan(pipeline.name, diff(from_manifest(new), from_manifest(old)), against=str(manifest_path),
+                **packages_of(pipeline))
 
 
 def plan_create_all(want: Desired) -> Plan:
     """Offline `deploy --dry-run`: no deployed graph to compare with, so everything is created."""
-    return Plan(want.pipeline.name, diff(want.state, None), want.uploads(), against="nothing (offline: no connection)")
+    return Plan(want.pipeline.name, diff(want.state, None), want.uploads(), against="nothing (offline: no connection)",
+                **packages_of(want.pipeline))
 
 
 def _is_python(want: Desired, change: Change) -> bool:
@@ -232,7 +244,7 @@ class _Live:
         self.state = {n: t.settings.get("state") or "suspended" for n, t in (actual.tasks if actual else {}).items()}
 
 
-def statements(want: Desired, schema: Any, plan: Plan, live: _Live) -> list[Statement]:
+def statements(want: Desired, schema: Any, plan: Plan, live: _Live, session: Any = None) -> list[Statement]:
     """The deploy as an ordered list of statements that obeys Snowflake's rules for a task graph.
 
     A task that is part of a graph can be altered (and a child created, dropped or resumed) only
@@ -266,6 +278,8 @@ def statements(want: Desired, schema: Any, plan: Plan, live: _Live) -> list[Stat
         change = by_name.get(sf)
         if change is None or change.only_state:
             continue
+        if session is not None and hasattr(task.definition, "register_with"):
+            add("register", sf, lambda t=task: t.definition.register_with(session))
         if change.action == "create":
             add("create", sf, lambda t=task: schema.tasks.create(t))
         else:
@@ -292,6 +306,8 @@ def resumes(want: Desired, schema: Any, live: _Live, *, root_started_before: boo
 
 def _track(live: _Live, st: Statement) -> None:
     verb = st.what.split(" ", 1)[0]
+    if verb == "register":  # a procedure, not the task: its state is unchanged
+        return
     if verb == "drop":
         live.state.pop(st.task, None)
     else:
@@ -300,7 +316,7 @@ def _track(live: _Live, st: Statement) -> None:
 
 
 def apply(want: Desired, schema: Any, plan: Plan, *, upload: Callable[[], bool] | None = None,
-          log: Callable[[str], None] = lambda s: None) -> DeployResult:
+          log: Callable[[str], None] = lambda s: None, session: Any = None) -> DeployResult:
     """Carry out `plan` (from `plan_remote`) against `schema`.
 
     If a statement fails (or the deploy is interrupted), the graph is not left suspended: every task
@@ -323,7 +339,7 @@ def apply(want: Desired, schema: Any, plan: Plan, *, upload: Callable[[], bool] 
             result.calls.append("upload bundle")
             log("uploaded the step bundle")
 
-    todo = statements(want, schema, plan, live)
+    todo = statements(want, schema, plan, live, session)
     done = 0
     try:
         for st in todo:
@@ -382,11 +398,12 @@ def _failure_message(want: Desired, failed: str, exc: BaseException, done: int, 
 
 
 def deploy(want: Desired, schema: Any, *, dry_run: bool = False, upload: Callable[[], bool] | None = None,
-           bundle_staged: Callable[[], bool] | None = None, log: Callable[[str], None] = lambda s: None) -> DeployResult:
+           bundle_staged: Callable[[], bool] | None = None, log: Callable[[str], None] = lambda s: None,
+           session: Any = None) -> DeployResult:
     plan = plan_remote(want, schema, bundle_staged=bundle_staged)
     if dry_run:
         return DeployResult(plan)
-    return apply(want, schema, plan, upload=upload, log=log)
+    return apply(want, schema, plan, upload=upload, log=log, session=session)
 
 
 def resume_graph(schema: Any, dag_name: str, *, log: Callable[[str], None] = lambda s: None) -> list[str]:

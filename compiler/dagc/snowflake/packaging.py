@@ -13,9 +13,7 @@ task's fingerprint so that a code change re-deploys the Python tasks and nothing
 
 from __future__ import annotations
 
-import hashlib
 import io
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +109,9 @@ def _dagc_root() -> Path:
 
 def build_bundle(project_root: Path, *, steps_dir: str = "steps") -> Bundle:
     """Zip `<project>/steps/**` (Python and data files) and dagc's runtime modules."""
+    import hashlib
+    import zipfile  # here, not at the top: `dagc validate` reads this module's package names only
+
     entries: list[tuple[str, bytes]] = []
     steps = project_root / steps_dir
     if steps.is_dir():

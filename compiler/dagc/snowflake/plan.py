@@ -36,6 +36,10 @@ class Plan:
     uploads: list[dict[str, Any]] = field(default_factory=list)  # packaging.Bundle.describe() entries
     against: str = ""
     actual: Any = field(default=None, repr=False, compare=False)  # the GraphState the plan was made from
+    # what every Python task procedure gets (packaging.pipeline_packages) and the `packages:` as
+    # written; None for a pipeline of SQL tasks only
+    packages: list[str] | None = None
+    declared_packages: list[str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -57,8 +61,17 @@ class Plan:
                 for c in self.changes
             ],
             "uploads": self.uploads,
+            **({"packages": self.packages, "declared_packages": self.declared_packages}
+               if self.packages is not None else {}),
             "summary": self.counts(),
         }
+
+    def added_packages(self) -> list[str]:
+        """The packages dagc adds to the declared ones for its runtime (e.g. snowflake-snowpark-python)."""
+        from dagc.snowflake.packaging import requirement_name
+
+        declared = {requirement_name(p) for p in self.declared_packages or []}
+        return [p for p in self.packages or [] if requirement_name(p) not in declared]
 
 
 def diff(desired: GraphState, actual: GraphState | None) -> list[Change]:
@@ -149,6 +162,10 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
         if verbose:
             for f in u.get("contents", []):
                 lines.append(f"      {f['path']}  {f['bytes']:,} bytes")
+    if verbose and plan.packages is not None:
+        added = plan.added_packages()
+        lines.append("  packages of the Python tasks: " + (", ".join(plan.packages) or "(none)")
+                     + (f"  (dagc adds {', '.join(added)} for its runtime)" if added else ""))
     n = plan.counts()
     if plan.empty:
         lines.append("no changes: the deployed graph matches the pipeline")

@@ -133,6 +133,13 @@ def _call_class() -> Any:
         def func(self, value: Any) -> None:
             self.handler = value
 
+        def register_with(self, session: Any) -> Any:
+            """Register now, through `session`: what `dagc deploy` does before it creates or
+            alters the task, so the procedure (and its SECRETS) is made by the deploying session
+            and not by whatever `get_active_session()` finds when snowflake.core asks for `func`."""
+            self._registered = self.register(session)
+            return self._registered
+
         def register(self, session: Any = None) -> Any:
             from snowflake.snowpark.context import get_active_session
             from snowflake.snowpark.types import StringType

@@ -119,3 +119,36 @@ def test_positions_through_double_quote_escapes_and_folded_plain_scalars(tmp_pat
     text = HEAD + "  t:\n    sql: s\n    after: [pass]\n    if: state(load) == 'SUCCEEDED'\n      and state(lod) == 'FAILED'\n"
     d = only(check(tmp_path, text), "DAGC603")
     at(d, 16, 17)
+
+
+MATRIX = """name: g
+tasks:
+  load: {step: extract}
+  retrain:
+    step: anything
+    after: [load]
+    matrix: {region: [US, EU, APAC]}
+  compare:
+    sql: s
+    after: [retrain]
+    if: "state(retrain) == 'SUCCEEDED' or value(retrain).auc > 0.8"
+"""
+
+
+def test_a_matrix_base_name_says_which_names_to_write(tmp_path):
+    diags = check(tmp_path, MATRIX)
+    assert [d.code for d in diags] == ["DAGC603", "DAGC603"]
+    state, value = sorted(diags, key=lambda d: d.col)
+    assert (state.line, state.col, state.end_col) == (11, 16, 22)  # `retrain` inside state(...)
+    assert state.message == "if: state(retrain): 'retrain' is a matrix task; it expands to retrain_US, retrain_EU, retrain_APAC"
+    assert state.hint == ("name one expansion (state(retrain_US) == 'SUCCEEDED'); "
+                          "to test several, join one test per expansion with and/or")
+    assert (value.line, value.col) == (11, 49) and value.hint.startswith("name one expansion (value(retrain_US));")
+    fixed = MATRIX.replace("state(retrain)", "state(retrain_EU)").replace("value(retrain)", "value(retrain_APAC)")
+    assert check(tmp_path, fixed) == []
+
+
+def test_a_bare_matrix_base_name_suggests_an_expansion(tmp_path):
+    d = only(check(tmp_path, MATRIX.replace('"state(retrain) ==', '"retrain ==')), "DAGC601")
+    assert (d.line, d.col) == (11, 10)
+    assert d.hint == "retrain is a matrix task: write value(retrain_US) or state(retrain_US) (one of its expansions)"

@@ -115,3 +115,68 @@ def test_cases_as_a_list_of_child_names(tmp_path):
             "  pass: {sql: s, after: [gate_it]}\n  fail: {sql: s, after: [gate_it]}\n")
     p, diags = check_file(write(tmp_path, text))
     assert diags == [] and dict(p.task("gate_it").cases) == {"pass": "pass", "fail": "fail"}
+
+
+def _shared(tmp_path, text: str) -> None:
+    shared = tmp_path / "pipelines" / "shared"
+    shared.mkdir(parents=True, exist_ok=True)
+    (shared / "t.yaml").write_text(text)
+
+
+INCLUDING = "name: g\nvars: {depth: 4, rows: 7}\ninclude: [shared/t.yaml]\ntasks:\n  t: {extends: trainer}\n"
+
+
+def test_templates_in_an_included_file_render_with_the_pipelines_vars(tmp_path):
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n"
+            "    params: {depth: '{{ vars.depth }}', rate: '{{ vars.rows / 10 }}'}\n"
+            "    comment: 'in {{ environment }} with {{ vars.depth * 2 }}'\n")
+    text = INCLUDING + "environments: {prod: {}}\n"
+    p, diags = check_file(write(tmp_path, text), "prod")
+    assert diags == []
+    assert dict(p.task("t").params) == {"depth": 4, "rate": 0.7}  # a sole {{ }} keeps its type
+    assert p.task("t").comment == "in prod with 8"
+
+
+def test_a_template_error_in_an_included_file_is_reported_at_its_line(tmp_path):
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n    params:\n      depth: '{{ vars.dpeth }}'\n")
+    diags = check(tmp_path, INCLUDING)
+    d = only(diags, "DAGC210")
+    assert d.file.endswith("shared/t.yaml") and (d.line, d.col) == (5, 14)
+    assert "dpeth" in d.message and "(defined: depth, rows)" in d.hint
+    assert [x.code for x in diags] == ["DAGC210"]  # the task extending it is not reported again
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n    params: {depth: 1}\n"
+            "    comment: \"{{ ''.__class__.__mro__ }}\"\n")
+    d = only(check(tmp_path, INCLUDING), "DAGC210")
+    assert d.file.endswith("shared/t.yaml") and (d.line, d.col) == (5, 14) and "sandbox" in d.message
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n    params: {depth: 1}\n"
+            "    comment: |\n      first\n      {{ vars.depth ) }}\n")
+    d = only(check(tmp_path, INCLUDING), "DAGC210")  # a syntax error on the block's second line
+    assert d.file.endswith("shared/t.yaml") and d.line == 6 and "syntax" in d.message
+
+
+def test_secrets_in_an_included_file_follow_the_pipelines_rules(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGC_T_TOKEN", raising=False)
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n    params: {depth: 1}\n"
+            "    comment: \"{{ secret('DAGC_T_TOKEN') }}\"\n")
+    path = write(tmp_path, INCLUDING)
+    p, diags = check_file(path, missing_secrets="warn")  # validation: a warning where it is used
+    d = only(diags, "DAGC211")
+    assert p is not None and d.file.endswith("shared/t.yaml") and (d.line, d.col) == (5, 14)
+    d = only(check_file(path)[1], "DAGC210")  # compile: an error, there
+    assert d.file.endswith("shared/t.yaml") and (d.line, d.col) == (5, 14) and "DAGC_T_TOKEN" in d.message
+    monkeypatch.setenv("DAGC_T_TOKEN", "s3cr3t-value")
+    p, diags = check_file(path)
+    assert diags == [] and p.task("t").comment == "s3cr3t-value" and "s3cr3t-value" in p.secrets
+
+
+def test_an_if_from_an_included_file_has_an_exact_caret(tmp_path):
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n    params: {depth: 1}\n"
+            "    after: [load]\n    if: \"state(load) == 'SUCCEEDED' and value(laod).rows > 0\"\n")
+    text = "name: g\ninclude: [shared/t.yaml]\ntasks:\n  load: {step: extract}\n  t: {extends: trainer}\n"
+    d = only(check(tmp_path, text), "DAGC603")
+    assert d.file.endswith("shared/t.yaml") and (d.line, d.col, d.end_col) == (6, 47, 50)  # `laod`
+    assert d.hint == "did you mean 'load'?"
+    _shared(tmp_path, "templates:\n  trainer:\n    step: train\n    params: {depth: 1}\n    after: [load]\n"
+            "    if: >-\n      state(load) == 'SUCCEEDED'\n      and value(load).rows >\n")
+    d = only(check(tmp_path, text), "DAGC601")  # a folded block: the caret is on its last line
+    assert d.file.endswith("shared/t.yaml") and d.line == 8

@@ -22,6 +22,8 @@ from dagc.frontend.load import Path
 
 
 def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
+    for r in rules("document"):
+        r.fn(ctx)
     ctx.data = d = expand(ctx)
     for r in rules("pipeline"):
         r.fn(ctx)

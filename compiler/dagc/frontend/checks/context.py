@@ -1,11 +1,15 @@
 """What every rule receives: the document, the data, where to put diagnostics, and the rule registry.
 
 A rule is a plain function registered with `@rule(stage, *codes)` in the family module that owns
-its codes. Three stages exist, run in this order by `build.py`:
+its codes. Five stages exist, run in this order by `build.py`:
 
-- ``pipeline``: `fn(ctx)` on the schema-valid data (names, settings, config, counts);
+- ``document``: `fn(ctx)` on the data as written, before include/templates/matrix expand it (what
+  Snowflake would refuse about the names and values the user typed, each at its own position);
+- ``pipeline``: `fn(ctx)` on the schema-valid, expanded data (names, settings, config, counts);
 - ``task``: `fn(ctx, src)` once per declared task, with its YAML spec and resolved settings;
-- ``graph``: `fn(ctx, graph)` once, on the tasks with their edges (order is None if there is a cycle).
+- ``graph``: `fn(ctx, graph)` once, on the tasks with their edges (order is None if there is a cycle);
+- ``ir``: `fn(ctx, pipeline)` once the IR is built without errors (rules that need resolved
+  settings, e.g. the packages a Python task's procedure will have).
 
 Rules only report; they never build the IR. Value parsers that both parse and report (durations,
 schedules) are ordinary functions the build calls.
@@ -21,7 +25,7 @@ from dagc.diagnostics import Diagnostic, Severity
 from dagc.frontend.load import Document, Path, Pos
 from dagc.frontend.registry import Registry
 
-Stage = Literal["pipeline", "task", "graph"]
+Stage = Literal["document", "pipeline", "task", "graph", "ir"]
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Checker:
     diags: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)  # task -> the YAML path it was declared at
     reported_cycles: set[frozenset[str]] = field(default_factory=set)  # template cycles already reported
+    templating: dict[str, Any] = field(default_factory=dict)  # how `include:`d files render (template.render_included)
 
     def source_path(self, task: str) -> Path:
         return self.sources.get(task, ("tasks", task))

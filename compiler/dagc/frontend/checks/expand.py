@@ -4,6 +4,7 @@ The result is ordinary task data, so every later rule sees plain tasks. Position
 values: a key a task takes from a template points at the template's line (in the included file,
 when it came from one), and every expansion of a matrix task points at the task's own lines, its
 matrix values standing for the params they become. Limits are counted on the expanded graph.
+An included file's `{{ }}` render with the including pipeline's vars (template.render_included).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import os
 from typing import Any
 
+from dagc.diagnostics import Severity
 from dagc.frontend.checks.context import Checker
 from dagc.frontend.checks.limits import MAX_TASKS
 from dagc.frontend.load import Document, Path, Pos
@@ -97,7 +99,7 @@ def _templates(ctx: Checker, data: dict[str, Any]) -> dict[str, tuple[dict[str, 
 
 def _include(ctx: Checker, rel: str, where: Path) -> dict[str, Any]:
     from dagc.frontend import load as yamlload
-    from dagc.frontend import schema
+    from dagc.frontend import schema, template
 
     path = os.path.normpath(os.path.join(os.path.dirname(ctx.doc.path), rel))
     text, diags = yamlload.read_text(path)
@@ -114,7 +116,13 @@ def _include(ctx: Checker, rel: str, where: Path) -> dict[str, Any]:
         ctx.err("DAGC705", f"include {rel!r} must hold only `templates:` (a mapping of named task settings)", where,
                 "move tasks and graph settings into the pipeline; share only task settings")
         return {}
-    # the templates are checked with the pipeline's own schema, at their lines in the included file
+    # {{ }} in the file render as the pipeline's own do (its vars, environment, sandbox and secrets),
+    # reported at the file's lines; then the templates are checked with the pipeline's schema there
+    body, tdiags = template.render_included(inc, body, ctx.data.get("vars"), ctx.environment, **ctx.templating)
+    ctx.diags.extend(tdiags)
+    if any(d.severity is Severity.ERROR for d in tdiags):
+        return {str(k): {_BROKEN: True} for k in body["templates"]}
+    ctx.doc.included[path] = text  # carets inside its strings (load.locate)
     probe = {"name": "include", "tasks": {"t": {"sql": "-"}}, "templates": body["templates"]}
     found = [d for d in schema.validate(inc, probe)]
     ctx.diags.extend(found)

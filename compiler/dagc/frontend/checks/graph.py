@@ -11,7 +11,7 @@ import heapq
 
 from dagc import ir
 from dagc.frontend.checks.context import Checker, Graph, rule
-from dagc.frontend.schema import did_you_mean
+from dagc.frontend.schema import did_you_mean, listing
 
 CODES = {
     "DAGC301": "`after:` names no task",
@@ -54,7 +54,7 @@ def edges(ctx: Checker, graph: Graph) -> None:
                         ("tasks", t.name, "after", i), "the finalizer always runs last; remove it from `after`")
             elif p not in names:
                 ctx.err("DAGC301", f"task {t.name!r} runs after {p!r}, which is not a task",
-                        ("tasks", t.name, "after", i), did_you_mean(str(p), names) or f"tasks: {', '.join(sorted(names))}")
+                        ("tasks", t.name, "after", i), did_you_mean(str(p), names) or f"tasks: {listing(sorted(names))}")
 
 
 @rule("graph", "DAGC303", "DAGC304", "DAGC307")

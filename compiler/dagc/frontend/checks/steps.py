@@ -10,7 +10,7 @@ from dagc.diagnostics import Severity
 from dagc.frontend.checks.context import Checker, TaskSource, rule
 from dagc.frontend.load import Path
 from dagc.frontend.registry import StepInfo
-from dagc.frontend.schema import did_you_mean
+from dagc.frontend.schema import did_you_mean, listing
 
 CODES = {
     "DAGC312": "branch cases and the step's return values disagree",
@@ -43,7 +43,7 @@ def lookup(ctx: Checker, name: Any, path: Path) -> StepInfo | None:
         return ctx.registry[name]
     hint = did_you_mean(str(name), ctx.registry)
     if not hint:
-        hint = (f"registered steps: {', '.join(sorted(ctx.registry))}" if len(ctx.registry) else
+        hint = (f"registered steps: {listing(sorted(ctx.registry))}" if len(ctx.registry) else
                 f"no steps found under {ctx.registry.root / 'steps'}; define one with @step")
     ctx.err("DAGC403", f"unknown step {name!r}", path, hint)
     return None

@@ -29,19 +29,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from dagc.diagnostics import Diagnostic, Severity
-from dagc.frontend.rules import RuleInput
-from dagc.frontend.rules.distributions import WELL_KNOWN_DEPS, closure, distributions, is_distribution, shown
-from dagc.frontend.rules.step_imports import _local_top_names, step_imports
+from dagc.frontend.checks.context import Checker, rule
+from dagc.frontend.distributions import WELL_KNOWN_DEPS, closure, distributions, is_distribution, shown
+from dagc.frontend.step_imports import _local_top_names, step_imports
 
-CODE = "DAGC407"
+CODES = {"DAGC407": "a step imports a package its task's procedure will not have"}
 # what a Snowflake Python procedure has besides its packages and imports
 RUNTIME_MODULES = frozenset({"_snowflake", "dagc", "steps", "__future__"})
 
 
-def check(ctx: RuleInput) -> list[Diagnostic]:
-    p, reg = ctx.pipeline, ctx.registry
+@rule("ir", "DAGC407")
+def step_packages(ctx: Checker, pipeline: Any) -> None:
+    ctx.diags += check(pipeline, ctx.registry)
+
+
+def check(p: Any, reg: Any) -> list[Diagnostic]:
+    """Each import a Python task's procedure cannot satisfy, at its line (see the module docstring)."""
     if reg is None or not p.stage:
         return []
     python = [t for t in p.all_tasks() if t.kind.value != "sql" and t.step and t.step in reg]
@@ -57,7 +63,7 @@ def check(ctx: RuleInput) -> list[Diagnostic]:
     found: dict[tuple[str, int, int, str], list[str]] = {}
     for t in python:
         info = reg[t.step]
-        for imp in step_imports(root, info.file, info.function):
+        for imp in _walk(reg, root, info.file, info.function):
             top = imp.name.split(".")[0]
             if top in RUNTIME_MODULES or top in local or top in sys.stdlib_module_names:
                 continue
@@ -76,10 +82,25 @@ def check(ctx: RuleInput) -> list[Diagnostic]:
         if unknown:
             message += f" (unless {', '.join(unknown)}, not installed here, depends on it)"
         out.append(Diagnostic(
-            CODE, message, file, line, col,
+            "DAGC407", message, file, line, col,
             hint=f"add {dist} to `packages:` (Snowflake's Anaconda channel), or import it inside a function "
                  f"that only tasks declaring it call; packages now: {', '.join(packages) or 'none'}",
             severity=Severity.WARNING if unknown else Severity.ERROR))
     return out
 
 
+# The walk depends only on the step files, which the registry object stands for (load_registry
+# returns the same object while no file under steps/ changed). `dagc validate` checks the base
+# pipeline and every environment: the walks are done once for all of them.
+_walks: dict[tuple[str, str], list[Any]] = {}
+_walks_of: list[Any] = [None]
+
+
+def _walk(reg: Any, root: Path, file: str, function: str) -> list[Any]:
+    if _walks_of[0] is not reg:
+        _walks.clear()
+        _walks_of[0] = reg
+    key = (file, function)
+    if key not in _walks:
+        _walks[key] = step_imports(root, file, function)
+    return _walks[key]

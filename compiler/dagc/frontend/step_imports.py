@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from dagc.frontend.rules.distributions import NAMESPACES, shown
+from dagc.frontend.distributions import NAMESPACES, shown
 
 
 
