@@ -12,9 +12,11 @@ DAGC, schema PUBLIC (the same file fakesnow serves to `sql:` tasks, see sqlemu.p
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from dagc.diagnostics import DagcError
 from dagc.engine.warehouse import DATABASE, SCHEMA, connect, release, warehouse_dir, warehouse_file
