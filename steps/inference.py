@@ -5,8 +5,9 @@
 - load_default_model       finds the default version (fails clearly if there is none);
 - build_scoring_features   features for the newest unscored rows: after the model's training
                            data and not in the predictions table yet, with the same point-in-time
-                           feature code as training;
-- predict                  scores them into a per-run scratch table;
+                           feature SQL as training, computed in the warehouse;
+- predict                  scores them into a per-run scratch table (the registry's `run` in the
+                           warehouse on Snowflake, batch by batch locally);
 - publish_predictions      appends them to the predictions table with model name, version and
                            time; rows already there are not written again (idempotent);
 - drift_check              "stable" or "drifted" (score PSI and positive-rate shift against the
@@ -22,17 +23,17 @@ PREDICTION_COLUMNS = ("application_id", "event_time", "score", "prediction", "mo
                       "scored_at", "scoring_date")
 
 
-def _scored_ids(ctx: StepContext, table: str) -> "object | None":
-    """Ids already in the predictions table (None if it does not exist yet), after checking its schema.
+def _predictions_table(ctx: StepContext, table: str) -> str | None:
+    """`table` if it exists (None if not yet), after checking its schema without reading its rows.
 
     An existing table must have exactly our columns: appending to another table is a mess.
     """
     from dagc.diagnostics import DagcError
+    from steps.ml.warehouse import columns_of
 
     if not ctx.tables.exists(table):
         return None
-    existing = ctx.tables.read(table)
-    have = [str(c).lower() for c in existing.columns]
+    have = columns_of(ctx.tables, table)
     missing = [c for c in PREDICTION_COLUMNS if c not in have]
     extra = [c for c in have if c not in PREDICTION_COLUMNS]
     if missing or extra:
@@ -43,8 +44,7 @@ def _scored_ids(ctx: StepContext, table: str) -> "object | None":
             f"expected columns {', '.join(PREDICTION_COLUMNS)}; rename or drop {table}, or set "
             "config.predictions_table to a new table",
         )
-    existing.columns = have
-    return existing["application_id"]
+    return table
 
 
 @step
@@ -60,19 +60,25 @@ def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, 
 
     source = setting(ctx, "source_table")
     hint = "run the training pipeline first (dagc run pipelines/training.yaml): it creates the source tables"
-    apps = read(ctx, source, what="source table", hint=hint)
+    from dagc.diagnostics import DagcError
+    from steps.ml.sqlfeatures import ident
+
+    if not ctx.tables.exists(source):
+        raise DagcError(f"source table {source} does not exist", hint)
+    top = ctx.tables.query(f"SELECT COUNT(*) AS n, MAX(application_id) AS last_id, MAX(event_time) AS last_time "
+                           f"FROM {ident(source)}")
+    top.columns = [str(c).lower() for c in top.columns]
+    n_apps, last_id, last_time = int(top["n"].iloc[0]), top["last_id"].iloc[0], top["last_time"].iloc[0]
     log_table = f"{source}_INGESTS"
     log = read(ctx, log_table) if ctx.tables.exists(log_table) else None
     mine = log[log["run_id"].astype(str) == ctx.run_id] if log is not None else None
-    if mine is not None and len(mine) and (apps["application_id"] >= int(mine["first_id"].iloc[0])).any():
+    if mine is not None and len(mine) and n_apps and int(last_id) >= int(mine["first_id"].iloc[0]):
         ctx.log.info("this run's batch is already ingested")
         return {"ingested": 0, "summary": "batch already ingested by this run"}
-    if apps.empty:
-        from dagc.diagnostics import DagcError
-
+    if n_apps == 0:
         raise DagcError(f"source table {source} is empty: there is no history to continue", hint)
-    first_id = int(apps["application_id"].max()) + 1
-    after = pd.Timestamp(pd.to_datetime(apps["event_time"]).max())
+    first_id = int(last_id) + 1
+    after = pd.Timestamp(last_time)
     with clear_errors("ingest_new_applications"):
         batch = generate_batch(int(rows), int(seed), after=after, first_id=first_id, shift=float(shift))
     entry = pd.DataFrame([{"run_id": ctx.run_id, "ingested_at": pd.Timestamp(utc(ctx.scheduled_at)),
@@ -81,8 +87,10 @@ def ingest_new_applications(ctx: StepContext, rows: int = 2000, seed: int = 11, 
         entry = pd.concat([log[log["run_id"].astype(str) != ctx.run_id], entry], ignore_index=True)
     ctx.tables.write(log_table, entry)  # intent first: a retry of this run finds it
     econ_table = setting(ctx, "economics_table")
-    econ = read(ctx, econ_table, what="county economics table", hint=hint)
-    new_weeks = batch["county_economics"][batch["county_economics"]["as_of"] > pd.to_datetime(econ["as_of"]).max()]
+    if not ctx.tables.exists(econ_table):
+        raise DagcError(f"county economics table {econ_table} does not exist", hint)
+    last_week = ctx.tables.query(f"SELECT MAX(as_of) AS last FROM {ident(econ_table)}").iloc[0, 0]
+    new_weeks = batch["county_economics"][batch["county_economics"]["as_of"] > pd.Timestamp(last_week)]
     if len(new_weeks):
         ctx.tables.write(econ_table, new_weeks, mode="append")
     ctx.tables.write(setting(ctx, "credit_table"), batch["credit_reports"], mode="append")
@@ -115,91 +123,81 @@ def load_default_model(ctx: StepContext) -> dict:
 
 @step
 def build_scoring_features(ctx: StepContext) -> dict:
-    """Point-in-time features for applications newer than the model's data and not yet scored."""
-    import pandas as pd
+    """Point-in-time features for applications newer than the model's data and not yet scored.
 
-    from steps.ml.features import MAX_WINDOW, build_features
-    from steps.ml.runs import clear_errors, prefix, read, setting
+    The same SQL definition as training (steps/ml/sqlfeatures.py), run in the warehouse: the
+    unscored rows and the 90 days of history their windows need; nothing is read into Python.
+    """
+    from steps.ml import warehouse
+    from steps.ml.runs import clear_errors, prefix, setting
 
     m = ctx.inputs["load_model"]
-    scored = _scored_ids(ctx, setting(ctx, "predictions_table"))
-    apps = read(ctx, setting(ctx, "source_table"), what="source table")
-    apps["event_time"] = pd.to_datetime(apps["event_time"])
-    fresh = apps["event_time"] > pd.Timestamp(m["data_end"])
-    if scored is not None:
-        fresh &= ~apps["application_id"].isin(scored)
+    scored = _predictions_table(ctx, setting(ctx, "predictions_table"))
     table = prefix(ctx) + "FEATURES"
-    if not fresh.any():
-        ctx.log.info("no unscored applications")
-        ctx.tables.write(table, pd.DataFrame({"application_id": pd.Series([], dtype="int64")}))
-        return {"features_table": table, "rows": 0, "summary": "nothing new to score"}
-    since = apps.loc[fresh, "event_time"].min() - MAX_WINDOW  # history the windows need
-    history = apps[(apps["event_time"] >= since) | fresh]
-    credit = read(ctx, setting(ctx, "credit_table"), what="credit reports table")
-    econ = read(ctx, setting(ctx, "economics_table"), what="county economics table")
     with clear_errors("build_scoring_features"):
-        feats = build_features(history, credit, econ)
-    ids = set(apps.loc[fresh, "application_id"])
-    feats = feats[feats["application_id"].isin(ids)]
-    missing = [f for f in m["features"] if f not in feats.columns]
-    if missing:
-        from dagc.diagnostics import DagcError
+        try:
+            rows = warehouse.build_scoring_features(
+                ctx.tables, apps=setting(ctx, "source_table"), credit=setting(ctx, "credit_table"),
+                econ=setting(ctx, "economics_table"), target=table, data_end=str(m["data_end"]), scored=scored,
+                features=m["features"])
+        except ValueError as exc:
+            if "does not build" not in str(exc):
+                raise
+            from dagc.diagnostics import DagcError
 
-        raise DagcError(f"model {m['model']} {m['version']} needs feature(s) this code no longer builds: "
-                        f"{', '.join(missing)}", "retrain and promote a model with the current feature code")
-    ctx.tables.write(table, feats[["application_id", "event_time", *m["features"]]])
-    return {"features_table": table, "rows": int(len(feats)), "summary": f"{len(feats):,} rows to score"}
+            raise DagcError(f"model {m['model']} {m['version']} needs {exc}",
+                            "retrain and promote a model with the current feature code") from None
+    if rows == 0:
+        ctx.log.info("no unscored applications")
+        return {"features_table": table, "rows": 0, "summary": "nothing new to score"}
+    return {"features_table": table, "rows": int(rows), "summary": f"{rows:,} rows to score"}
 
 
 @step
 def predict(ctx: StepContext) -> dict:
-    """Score the feature rows with the exact version load_model chose."""
-    import pandas as pd
+    """Score the feature rows with the exact version load_model chose, batch by batch.
 
-    from steps.ml.runs import prefix, read, utc
-    from steps.ml.train import predict_proba
+    On Snowflake the registry's model version scores the table in the warehouse
+    (`ModelVersion.run`); locally (or where that is unavailable) the model scores batches here.
+    """
+    from steps.ml.runs import prefix, utc
+    from steps.ml.scoring import score_table
 
     m, f = ctx.inputs["load_model"], ctx.inputs["build_features"]
-    feats = read(ctx, f["features_table"], what="features scratch table")
     threshold = float(m["reference"].get("threshold", 0.5))
-    if len(feats):
-        scores = predict_proba(ctx.models.load(m["model"], m["version"]), feats, m["features"])
-    else:
-        scores = []
-    now = utc(ctx.scheduled_at)
-    out = pd.DataFrame({
-        "application_id": feats["application_id"].astype("int64") if len(feats) else pd.Series([], dtype="int64"),
-        "event_time": pd.to_datetime(feats["event_time"]) if len(feats) else pd.Series([], dtype="datetime64[ns]"),
-        "score": pd.Series(scores, dtype="float64"),
-    })
-    out["prediction"] = (out["score"] >= threshold).astype("int64")
-    out["model_name"] = m["model"]
-    out["model_version"] = m["version"]
-    out["scored_at"] = pd.Timestamp(now)  # UTC, without a zone (Snowflake TIMESTAMP_NTZ)
-    out["scoring_date"] = now.date().isoformat()
     table = prefix(ctx) + "SCORES"
-    ctx.tables.write(table, out[list(PREDICTION_COLUMNS)])
-    rate = float(out["prediction"].mean()) if len(out) else None
-    return {"scores_table": table, "rows": int(len(out)), "model": m["model"], "version": m["version"],
+    now = utc(ctx.scheduled_at)
+    rows, positives = score_table(ctx, m["model"], m["version"], f["features_table"], table, list(m["features"]),
+                                  threshold=threshold, scored_at=now)
+    rate = positives / rows if rows else None
+    return {"scores_table": table, "rows": int(rows), "model": m["model"], "version": m["version"],
             "reference": m["reference"], "positive_rate": rate,
-            "summary": f"{len(out):,} scored with {m['model']} {m['version']}"
+            "summary": f"{rows:,} scored with {m['model']} {m['version']}"
                        + (f", {rate:.1%} predicted approved" if rate is not None else "")}
 
 
 @step
 def publish_predictions(ctx: StepContext) -> dict:
-    """Append the run's predictions; rows already in the table are left alone (re-runs are no-ops)."""
-    from steps.ml.runs import read, setting
+    """Append the run's predictions; rows already in the table are left alone (re-runs are no-ops).
+
+    The rows already published are found by an anti-join in the warehouse; only the run's new
+    predictions move, batch by batch.
+    """
+    from steps.ml.runs import setting
+    from steps.ml.sqlfeatures import ident
 
     p = ctx.inputs["predict"]
     table = setting(ctx, "predictions_table")
-    done = _scored_ids(ctx, table)
-    scores = read(ctx, p["scores_table"], what="scores scratch table")
+    done = _predictions_table(ctx, table)
+    cols = ", ".join(f"s.{c}" for c in PREDICTION_COLUMNS)
+    query = f"SELECT {cols} FROM {ident(p['scores_table'])} s"
     if done is not None:
-        scores = scores[~scores["application_id"].isin(done)]
+        query += f" WHERE NOT EXISTS (SELECT 1 FROM {ident(done)} d WHERE d.application_id = s.application_id)"
     written = 0
-    if len(scores):  # nothing new: leave the table (or its absence) as it is
-        written = ctx.tables.write(table, scores[list(PREDICTION_COLUMNS)], mode="append")
+    for batch in ctx.tables.read_batches(query + " ORDER BY s.event_time, s.application_id"):
+        batch.columns = [str(c).lower() for c in batch.columns]
+        if len(batch):  # nothing new: leave the table (or its absence) as it is
+            written += ctx.tables.write(table, batch[list(PREDICTION_COLUMNS)], mode="append")
     forward = {k: p[k] for k in ("scores_table", "model", "version", "reference", "rows")}
     return {**forward, "predictions_table": table, "written": int(written),
             "summary": f"{written:,} predictions appended to {table} ({p['model']} {p['version']})"}

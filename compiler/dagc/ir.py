@@ -110,6 +110,34 @@ class Compute:
 
     pool: str
     instances: int = 1
+    # What users of snowflake.ml.jobs `@remote` set (see dagc.snowflake.mljob):
+    min_instances: int | None = None  # nodes needed to start; None = all `instances`
+    stage: str | None = None  # where the job payload is uploaded; None = the pipeline's stage
+    external_access_integrations: tuple[str, ...] = ()
+    pip_requirements: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=FrozenDict)
+    runtime: str | None = None  # runtime image tag or URL (runtime_environment)
+    spec_overrides: Mapping[str, Any] = field(default_factory=FrozenDict)
+    timeout_ms: int | None = None  # the job's own limit; never longer than the task's
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest / fingerprint form (only what is set, so old manifests stay equal)."""
+        out: dict[str, Any] = {"pool": self.pool, "instances": self.instances}
+        extra = {"min_instances": self.min_instances, "stage": self.stage,
+                 "external_access_integrations": list(self.external_access_integrations) or None,
+                 "pip_requirements": list(self.pip_requirements) or None, "env": dict(self.env) or None,
+                 "runtime": self.runtime, "spec_overrides": thaw(self.spec_overrides) or None,
+                 "timeout_ms": self.timeout_ms}
+        out.update({k: v for k, v in extra.items() if v is not None})
+        return out
+
+    @classmethod
+    def from_json(cls, c: Mapping[str, Any]) -> "Compute":
+        return cls(pool=c["pool"], instances=c.get("instances", 1), min_instances=c.get("min_instances"),
+                   stage=c.get("stage"), external_access_integrations=tuple(c.get("external_access_integrations") or ()),
+                   pip_requirements=tuple(c.get("pip_requirements") or ()), env=freeze(dict(c.get("env") or {})),
+                   runtime=c.get("runtime"), spec_overrides=freeze(dict(c.get("spec_overrides") or {})),
+                   timeout_ms=c.get("timeout_ms"))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ the sampling of applications. Same arguments, same frames, on any machine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -214,15 +215,45 @@ def _check_rows(rows: int) -> int:
     return int(rows)
 
 
-def generate_source(rows: int, seed: int = 7, *, start: pd.Timestamp = START, span_days: int = SPAN_DAYS) -> dict[str, pd.DataFrame]:
-    """Labelled history: `rows` applications over `span_days` days from `start`, growing over time."""
+BATCH_ROWS = 1_000_000  # applications per generated batch: memory is one batch, whatever `rows` is
+
+
+def source_batches(rows: int, seed: int = 7, *, start: pd.Timestamp = START, span_days: int = SPAN_DAYS,
+                   batch_rows: int = BATCH_ROWS) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Labelled history as a stream of (table, frame) pieces: county_economics once, then per batch
+    its applications and credit reports. `rows` applications over `span_days` days from `start`,
+    volume growing over time. The same (rows, seed, batch_rows) gives the same pieces on any
+    machine (the batching is part of the sample: another batch_rows draws other rows).
+
+    The time axis is cut into K equal slices of the (uniform) sampling space; a multinomial draw
+    gives each slice its count, and each slice's times are sorted uniforms within it, so the batches
+    are contiguous in time and ids, and only one is in memory at a time.
+    """
     rows = _check_rows(rows)
-    rng = np.random.default_rng([seed, rows])
-    u = np.sort(rng.random(rows)) ** 0.85  # volume grows over time
-    times = pd.DatetimeIndex(start + pd.to_timedelta(u * span_days * 86_400, unit="s")).floor("s")
-    apps, reports = _simulate(rng, times, 1, labelled=True, shift=0.0)
-    econ = county_economics(start - pd.Timedelta(weeks=8), times.max())
-    return {"applications": apps, "credit_reports": reports, "county_economics": econ}
+    k = max(1, -(-rows // max(1, int(batch_rows))))
+    counts = np.random.default_rng([seed, rows]).multinomial(rows, [1.0 / k] * k)
+    yield "county_economics", county_economics(start - pd.Timedelta(weeks=8), start + pd.Timedelta(days=span_days))
+    first_id = 1
+    for i, n in enumerate(counts):
+        if n == 0:
+            continue
+        rng = np.random.default_rng([seed, rows, i])
+        u = ((i + np.sort(rng.random(int(n)))) / k) ** 0.85
+        times = pd.DatetimeIndex(start + pd.to_timedelta(u * span_days * 86_400, unit="s")).floor("s")
+        apps, reports = _simulate(rng, times, first_id, labelled=True, shift=0.0)
+        yield "applications", apps
+        yield "credit_reports", reports
+        first_id += int(n)
+
+
+def generate_source(rows: int, seed: int = 7, *, start: pd.Timestamp = START, span_days: int = SPAN_DAYS) -> dict[str, pd.DataFrame]:
+    """The whole of `source_batches` in memory (tests, small samples), credit reports in time order."""
+    parts: dict[str, list[pd.DataFrame]] = {"applications": [], "credit_reports": [], "county_economics": []}
+    for table, df in source_batches(rows, seed, start=start, span_days=span_days):
+        parts[table].append(df)
+    out = {t: pd.concat(p, ignore_index=True) if len(p) > 1 else p[0] for t, p in parts.items()}
+    out["credit_reports"] = out["credit_reports"].sort_values(["reported_at", "applicant_id"], kind="stable").reset_index(drop=True)
+    return out
 
 
 def generate_batch(

@@ -1,7 +1,8 @@
 """The training pipeline's stages as pure functions over frames.
 
-The step wrappers (steps/training.py) call these between table reads and writes; the overhead
-benchmark (bench/) calls them back to back in a plain script. One implementation, two drivers.
+`build_dataset` runs the dataset SQL (warehouse.py) over in-memory frames; `fit_model` and
+`evaluate_model` work on frames. `evaluate_table` is what the evaluate step runs: the dataset
+table's validation and test rows, batch by batch, for one or more models at once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from steps.ml import evaluate, train
+from steps.ml import evaluate, train, warehouse
 from steps.ml.data import LABEL
-from steps.ml.features import FEATURES, TIME, all_missing_columns, build_features, normalise
-from steps.ml.split import SPLITS, temporal_split
+from steps.ml.features import FEATURES, normalise
 
 
 def build_dataset(
@@ -26,64 +26,30 @@ def build_dataset(
     test_fraction: float = 0.15,
     source: str = "applications",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Labelled events with as-of features and a `split` column; plus a small summary."""
-    apps = normalise(apps, source, "applications")
-    if LABEL not in apps.columns:
-        raise ValueError(f"table {source} has no label column {LABEL!r}")
-    labels = pd.to_numeric(apps[LABEL], errors="coerce")
-    labelled = apps[labels.notna()]
-    if labelled.empty:
-        raise ValueError(
-            f"table {source} has no labelled rows ({len(apps)} rows, none with {LABEL} set); "
-            "nothing to train on"
-        )
-    bad = sorted(set(labels.dropna().unique()) - {0, 1})
-    if bad:
-        raise ValueError(f"label {LABEL!r} must be 0 or 1; table {source} also has {bad[:5]}")
-    classes = sorted(int(v) for v in labels.dropna().unique())
-    if len(classes) < 2:
-        raise ValueError(
-            f"label {LABEL!r} has a single class ({classes[0]}) in all {len(labelled)} labelled rows of "
-            f"{source}; a classifier needs both approved and denied applications"
-        )
-    empty = all_missing_columns(labelled)
-    if empty:
-        raise ValueError(
-            f"feature column(s) {', '.join(empty)} of {source} contain only missing values; "
-            "fix the source or its load before training"
-        )
-    # Pending applications stay in as history: they were real events the rolling windows may count.
-    feats = build_features(apps, credit, econ)
-    feats = feats[feats[LABEL].notna()].reset_index(drop=True)
-    feats[LABEL] = feats[LABEL].astype("int64")
-    split = temporal_split(feats[TIME], validation_fraction, test_fraction)
-    feats["split"] = split.labels.to_numpy()
-    train_rows = feats[feats["split"] == "train"]
-    hollow = [f for f in FEATURES if train_rows[f].isna().all()]
-    if hollow:
-        raise ValueError(
-            f"feature(s) {', '.join(hollow)} have no value in any of the {len(train_rows)} training rows; "
-            "check that the credit reports and county economics tables cover the applications "
-            "(same applicant ids and counties, timestamps before the events)"
-        )
-    for name in SPLITS:
-        part = feats.loc[feats["split"] == name, LABEL]
-        if part.nunique() < 2:
-            raise ValueError(
-                f"the {name} split ({len(part)} rows) has a single class ({int(part.iloc[0])}); "
-                "there are too few denied or approved applications in that period"
-            )
-    info = {
-        "rows": {s: int((feats["split"] == s).sum()) for s in SPLITS},
-        "positive_rate": {s: round(float(feats.loc[feats["split"] == s, LABEL].mean()), 4) for s in SPLITS},
-        "validation_start": split.validation_start.isoformat(),
-        "test_start": split.test_start.isoformat(),
-        "data_start": feats[TIME].min().isoformat(),
-        "data_end": feats[TIME].max().isoformat(),
-        "features": list(FEATURES),
-        "label": LABEL,
-    }
-    return feats, info
+    """The dataset of in-memory frames, built by the SAME SQL the steps run (warehouse.py), on a
+    throw-away DuckDB warehouse: labelled events with as-of features and `split`, plus the summary.
+    For tests and small experiments; the steps never hold the dataset in memory."""
+    import tempfile
+    from pathlib import Path
+
+    from dagc.engine.tables import DuckTables, release
+
+    with tempfile.TemporaryDirectory(prefix="dagc_ds_") as tmp:
+        tables = DuckTables(Path(tmp))
+        try:
+            name = source if source.isidentifier() else "applications"
+            for table, df, kind in ((name, apps, "applications"), ("credit_reports", credit, "credit_reports"),
+                                    ("county_economics", econ, "county_economics")):
+                tables.write(table, normalise(df, table, kind))
+            info = warehouse.build_dataset(tables, apps=name, credit="credit_reports", econ="county_economics",
+                                           target="dataset", validation_fraction=validation_fraction,
+                                           test_fraction=test_fraction)
+            ds = tables.read("dataset")
+        finally:
+            release(Path(tmp))
+    ds.columns = [str(c).lower() for c in ds.columns]
+    ds[LABEL] = ds[LABEL].astype("int64")
+    return ds, info
 
 
 def xy(dataset: pd.DataFrame, split: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -108,3 +74,42 @@ def evaluate_model(model: Any, dataset: pd.DataFrame, threshold: float = 0.5) ->
         if name == "test":
             scores = p
     return metrics, scores
+
+
+def evaluate_table(tables: Any, table: str, features: list[str], models: list[Any], threshold: float = 0.5,
+                   *, sample_rows: int = 20) -> tuple[list[dict[str, float] | None], np.ndarray, pd.DataFrame]:
+    """Validation and test metrics of each model over the dataset table, read batch by batch.
+
+    Returns (metrics per model, None for a model that could not score these rows), the first
+    model's test scores, and the first `sample_rows` test feature rows (the registry's signature
+    sample). Only labels and scores are kept: two floats per row and model.
+    """
+    out: list[dict[str, float] | None] = [{} for _ in models]
+    first_test = np.zeros(0)
+    sample = pd.DataFrame(columns=features)
+    for split in ("validation", "test"):
+        ys: list[np.ndarray] = []
+        ps: list[list[np.ndarray]] = [[] for _ in models]
+        for df in warehouse.batches(tables, table, [split], [*features, LABEL]):
+            ys.append(df[LABEL].to_numpy(dtype="int64"))
+            if split == "test" and len(sample) < sample_rows:
+                sample = pd.concat([sample, df[features].head(sample_rows - len(sample)).astype("float64")],
+                                   ignore_index=True) if len(sample) else df[features].head(sample_rows).astype("float64")
+            for i, model in enumerate(models):
+                if out[i] is None:
+                    continue
+                try:
+                    ps[i].append(train.predict_proba(model, df, features))
+                except Exception:  # noqa: BLE001 - e.g. a champion trained on other features
+                    if i == 0:
+                        raise
+                    out[i] = None
+        y = np.concatenate(ys) if ys else np.zeros(0, dtype="int64")
+        for i in range(len(models)):
+            if out[i] is None:
+                continue
+            p = np.concatenate(ps[i]) if ps[i] else np.zeros(0)
+            out[i].update(evaluate.prefixed(split, evaluate.classification_metrics(y, p, threshold)))  # type: ignore[union-attr]
+            if i == 0 and split == "test":
+                first_test = p
+    return out, first_test, sample

@@ -141,3 +141,90 @@ def from_frame(df: pd.DataFrame) -> bytes:
 
     df = df.rename(columns={c: str(c).lower() for c in df.columns}).sort_values("part")
     return base64.b64decode("".join(df["chunk"].astype(str)))
+
+
+# ---- training from batches: the same model, without the table in memory ----------------------
+
+def booster_params(params: Mapping[str, Any] | None, seed: int, rows: int) -> tuple[dict[str, Any], int, int]:
+    """(XGBoost learning parameters, boosting rounds, early-stopping rounds) for `params`.
+
+    One translation of the pipeline's hyper-parameters, shared by the in-process and the
+    distributed trainer, so both fit the same model definition and are judged by the same metrics.
+    """
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    _check_params(p)
+    rounds = int(p.pop("n_estimators"))
+    early = int(p.pop("early_stopping_rounds"))
+    learning = {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
+                "seed": int(seed), "nthread": n_jobs(rows), **p}
+    learning["eta"] = learning.pop("learning_rate")
+    learning["lambda"] = learning.pop("reg_lambda")
+    return learning, rounds, early
+
+
+def _frames_iter(make: Any, features: Sequence[str], label: str) -> Any:
+    """An xgboost.DataIter over the frames `make()` yields (called again on every reset)."""
+    import xgboost as xgb
+
+    class Frames(xgb.DataIter):
+        def __init__(self) -> None:
+            self._it: Any = None
+            self.rows = 0
+            self.labels: set[int] = set()
+            super().__init__(release_data=True)
+
+        def reset(self) -> None:
+            self._it = None
+
+        def next(self, input_data: Any) -> bool:
+            if self._it is None:
+                self._it = iter(make())
+                self.rows = 0
+            for df in self._it:
+                if len(df) == 0:
+                    continue
+                y = df[label].to_numpy(dtype="int64")
+                self.rows += len(df)
+                self.labels.update(int(v) for v in set(y.tolist()))
+                input_data(data=df[list(features)].to_numpy(dtype="float32"), label=y, feature_names=list(features))
+                return True
+            return False
+
+    return Frames()
+
+
+def fit_batches(train_batches: Any, valid_batches: Any, features: Sequence[str], label: str,
+                params: Mapping[str, Any] | None = None, seed: int = 0, rows: int = 0) -> Any:
+    """A fitted XGBClassifier from batch iterators (callables returning iterators of frames).
+
+    Builds XGBoost's QuantileDMatrix from the batches (it keeps the quantised features, ~1 byte
+    per value, not the frames), trains with early stopping on validation, and returns the model
+    as the same XGBClassifier type `fit` returns.
+    """
+    import xgboost as xgb
+
+    learning, rounds, early = booster_params(params, seed, rows)
+    it_train = _frames_iter(train_batches, features, label)
+    dtrain = xgb.QuantileDMatrix(it_train, max_bin=learning.get("max_bin", 256))
+    if len(it_train.labels) < 2:
+        only = next(iter(it_train.labels)) if it_train.labels else "none"
+        raise ValueError(f"the training labels have a single class ({only}); a classifier needs both 0 and 1")
+    dvalid = xgb.QuantileDMatrix(_frames_iter(valid_batches, features, label), ref=dtrain)
+    booster = xgb.train(learning, dtrain, num_boost_round=rounds, evals=[(dvalid, "validation")],
+                        early_stopping_rounds=early, verbose_eval=False)
+    return from_booster(booster)
+
+
+def from_booster(booster: Any) -> Any:
+    """The XGBClassifier form of a Booster (what the registry, evaluation and scoring expect)."""
+    import xgboost as xgb
+
+    model = xgb.XGBClassifier()
+    model.load_model(bytearray(booster.save_raw("ubj")))
+    return model
+
+
+def predict_batches(model: Any, batches: Any, features: Sequence[str]) -> Any:
+    """(frame without the features, scores) per batch: scoring without holding the table."""
+    for df in batches:
+        yield df, predict_proba(model, df, features)

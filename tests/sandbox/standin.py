@@ -137,7 +137,19 @@ class Snowflake:
             if name not in self._tables():
                 raise SnowflakeSays(f"SQL compilation error: Object '{self.g.database}.{self.g.schema}.{name}' does not exist")
             return self.db.execute(f'select * from "{name}"').df()
-        return self.db.execute(query).df()
+        return self._execute(query).df()
+
+    def _execute(self, q: str) -> Any:
+        """Snowflake SQL on DuckDB: as written, else translated the way the local engine translates
+        it (dagc.engine.snowsql: sqlglot plus the ASOF JOIN ... MATCH_CONDITION rewrite)."""
+        import duckdb
+
+        try:
+            return self.db.execute(q)
+        except duckdb.Error:
+            from dagc.engine.snowsql import to_duckdb
+
+            return self.db.execute(to_duckdb(q))
 
     def _tables(self) -> list[str]:
         return [r[0] for r in self.db.execute("select table_name from information_schema.tables").fetchall()]
@@ -182,7 +194,7 @@ class Snowflake:
         if re.match(r"^\s*call\s+system\$send_snowflake_notification\(", q, re.I):
             self.g.notifications.append(q)
             return ["status"], [["Notification sent"]]
-        cur = self.db.execute(q)
+        cur = self._execute(q)
         if cur.description is None:
             return ["status"], [["ok"]]
         return [d[0] for d in cur.description], [list(r) for r in cur.fetchall()]

@@ -115,11 +115,24 @@ def test_bad_timeout_is_a_usage_error(capsys) -> None:
 
 
 class StageSession:
-    """The two things the deploy command asks of the Snowpark session: LIST @stage and PUT."""
+    """What the deploy command asks of the Snowpark session: LIST @stage and PUT (the bundle with
+    put_stream; an ML Job payload through snowflake.ml.jobs' own upload: DESCRIBE STAGE, PUT of file
+    patterns, put_stream of its system scripts)."""
 
     def __init__(self) -> None:
         self.files: list[str] = []
         self.puts = 0
+        session = self
+
+        class Conn:
+            class _cursor:  # noqa: N801 - the attribute snowflake.ml reads
+                description: list = []
+
+            def run_query(self, query, params=None, **kw):  # type: ignore[no-untyped-def]
+                assert query.lower().startswith(("describe stage", "create stage")), query
+                return {"data": []}
+
+        self._conn = Conn()
         self.run_rows: list[tuple] = []  # answers to the runs query (CURRENT_TASK_GRAPHS + TASK_HISTORY)
         self.queries: list[str] = []
 
@@ -141,9 +154,16 @@ class StageSession:
         session = self
 
         class File:
-            def put_stream(self_inner, stream, target, auto_compress=True, overwrite=False):  # type: ignore[no-untyped-def]
+            def put_stream(self_inner, stream, stage_location, auto_compress=True, overwrite=False):  # type: ignore[no-untyped-def]
                 session.puts += 1
-                session.files.append(target.lstrip("@").lower())
+                session.files.append(stage_location.lstrip("@").lower())
+
+            def put(self_inner, local, target, overwrite=False, auto_compress=True):  # type: ignore[no-untyped-def]
+                import glob
+
+                session.puts += 1
+                for f in glob.glob(local):
+                    session.files.append(f"{target.lstrip('@')}/{Path(f).name}".lower())
 
         return File()
 
@@ -161,9 +181,14 @@ def test_commands_against_a_recording_schema(monkeypatch, capsys) -> None:
     assert code == 2 and "11 to create" in out and "^ upload" in out
     code, out, err = run(["deploy", TRAINING, "--env", "prod"], capsys)
     assert code == 0, err
-    assert "deployed (11 created, 0 altered, 0 dropped)" in out and session.puts == 1
+    assert "deployed (11 created, 0 altered, 0 dropped)" in out
+    assert sum(f.endswith(".zip") and "dagc_bundle_" in f for f in session.files) == 1
+    # the train task's native ML Job payload: entry, spec and steps under its content-addressed directory
+    job = [f for f in session.files if "/jobs/dagc_training_train_" in f]
+    assert any(f.endswith("/app/dagc_job_entry.py") for f in job) and any(f.endswith("/app/dagc_job_spec.json") for f in job)
+    puts = session.puts
     code, out, _ = run(["deploy", TRAINING, "--env", "prod"], capsys)
-    assert code == 0 and "up to date" in out and session.puts == 1  # the bundle is staged already
+    assert code == 0 and "up to date" in out and session.puts == puts  # bundle and payload are staged already
     code, out, _ = run(["plan", TRAINING, "--env", "prod"], capsys)
     assert code == 0 and "no changes" in out
     code, out, _ = run(["suspend", TRAINING, "--env", "prod"], capsys)

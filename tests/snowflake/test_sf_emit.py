@@ -69,10 +69,11 @@ def test_predecessors_conditions_and_finalizer(low: dict) -> None:
 def test_branch_task_is_dagtaskbranch_and_python_tasks_use_the_staged_entry(dag: DAG, low: dict) -> None:
     assert isinstance(dag.get_task("quality_gate"), DAGTaskBranch)
     assert isinstance(low["training$on_failure"].definition, str)
-    d = low["training$train"].definition
+    job = dag.get_task("train").definition  # a compute: task is a native ML Job (tests/ml/test_ml_mljob.py)
+    assert job.spec["step"] == "train_xgboost" and job.spec["compute"] == {"pool": "TRAINING_POOL", "instances": 2}
+    assert low["training$train"].definition.startswith("CALL SYSTEM$EXECUTE_ML_JOB(")
+    d = low["training$evaluate"].definition
     assert isinstance(d, StoredProcedureCall)
-    spec = d.func.dagc_spec
-    assert spec["step"] == "train_xgboost" and spec["compute"] == {"pool": "TRAINING_POOL", "instances": 2}
     assert low["training$quality_gate"].definition.func.dagc_spec["cases"] == {"pass": "promote", "fail": "alert_gate_failed"}
     assert low["training$promote"].definition.func.dagc_spec["branch_after"] == ["quality_gate"]
     assert d._stage_location == "@ML.PROD.DAGC_STAGE"

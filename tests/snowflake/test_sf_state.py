@@ -34,7 +34,8 @@ def test_deployed_echo_with_snowflake_spellings_and_defaults_is_no_change() -> N
             e.definition = "WITH task_handler_sp AS PROCEDURE ... CALL task_handler_sp()"
         e.user_task_managed_initial_warehouse_size = "MEDIUM"  # Snowflake reports its default
         # Snowflake reports only what was set: a Python task's LOG_LEVEL, nothing for a SQL task
-        e.session_parameters = {"LOG_LEVEL": "INFO"} if not isinstance(t.definition, str) else {}
+        python = not isinstance(t.definition, str) or t.definition.startswith("CALL SYSTEM$EXECUTE_ML_JOB")
+        e.session_parameters = {"LOG_LEVEL": "INFO"} if python else {}  # a native ML Job task is a Python step too
         e.state = "started"
         echoed.append(e)
     echoed[0].overlap_policy = None

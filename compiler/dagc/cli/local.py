@@ -113,6 +113,11 @@ def run(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tuple[s
                        f"(table {p.streams[p.trigger.stream]} unchanged since a run consumed it)")
             return 0
     order = [t.name for t in p.all_tasks()]
+    if fmt == "text" and not quiet:
+        from dagc.engine.view import compute_notes
+
+        for line in compute_notes(p):
+            click.echo(line)
     result = execute_with_view(
         lambda obs: run_pipeline(p, project_root=root, state_dir=sdir, sets=set_map, var_sets=var_map, only=only,
                                  from_task=from_task, fail_tasks=fail_tasks, parallelism=parallelism,

@@ -125,7 +125,11 @@ def _staged_check(session: Any, want: Any) -> Any:
             rows = session.sql(f"LIST {target.rsplit('/', 1)[0]}/").collect()
         except Exception:  # noqa: BLE001 - an empty directory or a stage we cannot list yet
             return False
-        return any(str(r[0]).endswith("/" + want.bundle.name) for r in rows)
+        if not any(str(r[0]).endswith("/" + want.bundle.name) for r in rows):
+            return False
+        from dagc.snowflake.mljob import payloads_staged  # native ML Job payloads: uploaded with the bundle
+
+        return payloads_staged(session, want.dag)
 
     return staged
 
@@ -186,8 +190,14 @@ def deploy(pipeline: str, env: str | None, sets: tuple[str, ...], var_sets: tupl
                 click.echo("dry run: nothing was changed")
             return 0
         _warn_if_retry_is_lost(result, schema, session, p)
-        upload = (lambda: upload_bundle(session, want.bundle, p.stage, p.name)) if want.bundle is not None else None
-        res = d.apply(want, schema, result, upload=upload, session=session,
+
+        def upload() -> bool:
+            from dagc.snowflake.mljob import upload_payloads  # native ML Job payloads go with the bundle
+
+            bundle_uploaded = upload_bundle(session, want.bundle, p.stage, p.name)
+            return bool(upload_payloads(session, want.dag, want.bundle)) or bundle_uploaded
+
+        res = d.apply(want, schema, result, upload=upload if want.bundle is not None else None, session=session,
                       log=(lambda s: click.echo(f"  {s}")) if fmt == "text" else (lambda s: None))
         if fmt == "json":
             from dagc.redact import redact_data, secrets_of

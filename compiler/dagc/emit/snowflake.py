@@ -269,7 +269,7 @@ class SnowflakeEmitter:
                 cases=dict(t.cases),
                 after=list(t.after),
                 branch_after=[a for a in t.after if a in self._branches],
-                compute={"pool": t.compute.pool, "instances": t.compute.instances} if t.compute else None,
+                compute=t.compute.to_json() if t.compute else None,
                 module=self.step_modules.get(t.step or ""),
                 stage=self.p.stage,
                 timeout_ms=t.timeout_ms,
@@ -281,12 +281,20 @@ class SnowflakeEmitter:
             text = spec_text(spec)
             fp = self._fingerprint(text)
             comment = marked_comment(comment, fp)
-            definition = StoredProcedureCall(
-                self.entry_factory(self.p.name, spec, text),
-                stage_location=g["stage"],
-                imports=g["imports"] or None,
-                packages=g["packages"] or None,
-            )
+            if t.compute is not None:  # a native ML Job: CALL SYSTEM$EXECUTE_ML_JOB (dagc.snowflake.mljob)
+                from dagc.snowflake.mljob import MLJobTask
+
+                try:
+                    definition = MLJobTask(spec, bundle_hash=self.bundle_hash, warehouse=t.warehouse or self.p.warehouse)
+                except ValueError as exc:
+                    raise EmitError(f"{where}: {exc}") from None
+            else:
+                definition = StoredProcedureCall(
+                    self.entry_factory(self.p.name, spec, text),
+                    stage_location=g["stage"],
+                    imports=g["imports"] or None,
+                    packages=g["packages"] or None,
+                )
         from dagc.emit.conditions import when_sql
 
         if (t.target_completion_s is not None or t.serverless_min_size or t.serverless_max_size) and not t.serverless:

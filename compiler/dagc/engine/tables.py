@@ -12,9 +12,11 @@ DAGC, schema PUBLIC (the same file fakesnow serves to `sql:` tasks, see sqlemu.p
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from dagc.diagnostics import DagcError
 from dagc.engine.warehouse import DATABASE, SCHEMA, connect, release, warehouse_dir, warehouse_file
@@ -85,6 +87,58 @@ class DuckTables:
         with SqlRunner(self.state_dir) as runner:
             return runner.query(query)
 
+    # ---- set-based work: one Snowflake-dialect statement, run where the data lives -------------
+    # SnowflakeTables (dagc.snowflake.backend) has the same three methods; docs/ml-pipelines.md.
+
+    def create_table_as(self, name: str, select_sql: str) -> int:
+        """CREATE OR REPLACE TABLE name AS <select_sql> (Snowflake SQL); returns the row count.
+
+        The rows never pass through Python: DuckDB reads the sources and writes the new table,
+        under a memory limit, spilling to disk (dagc.engine.snowsql says how the text is run).
+        """
+        from dagc.engine.snowsql import to_duckdb
+
+        n = table_name(name)
+        body = to_duckdb(select_sql)
+        with connect(self.state_dir) as con, _set_based(con, self.state_dir):
+            try:
+                con.execute(f'CREATE OR REPLACE TABLE "{SCHEMA}"."{n}" AS {body}')
+            except Exception as exc:  # noqa: BLE001 - duckdb.Error and its kin: report, no traceback
+                raise DagcError(f"creating table {n} failed: {exc}",
+                                "the statement is Snowflake SQL, run on DuckDB locally") from None
+            row = con.execute(f'SELECT count(*) FROM "{SCHEMA}"."{n}"').fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, select_sql: str) -> "pd.DataFrame":
+        """The small result of one Snowflake-dialect SELECT (summaries, counts, cut points)."""
+        from dagc.engine.snowsql import to_duckdb
+
+        body = to_duckdb(select_sql)
+        with connect(self.state_dir) as con, _set_based(con, self.state_dir, keep_order=True):
+            try:
+                return con.execute(body).df()
+            except Exception as exc:  # noqa: BLE001
+                raise DagcError(f"query failed: {exc}", "the statement is Snowflake SQL, run on DuckDB locally") from None
+
+    def read_batches(self, select_sql: str, batch_rows: int = 500_000) -> "Iterator[pd.DataFrame]":
+        """The rows of one Snowflake-dialect SELECT as frames of at most `batch_rows` rows.
+
+        Memory stays at about one batch whatever the table size. The warehouse file is held while
+        the caller iterates, so consume the batches promptly (e.g. into an XGBoost DMatrix).
+        """
+        from dagc.engine.snowsql import to_duckdb
+
+        body = to_duckdb(select_sql)
+        with connect(self.state_dir) as con, _set_based(con, self.state_dir, keep_order=True):
+            try:
+                rel = con.sql(body)  # a relation streams; a DB-API result would copy every row first
+                fetch = getattr(rel, "to_arrow_reader", None) or rel.record_batch  # duckdb 2 / 1
+                reader = fetch(int(batch_rows))
+            except Exception as exc:  # noqa: BLE001
+                raise DagcError(f"query failed: {exc}", "the statement is Snowflake SQL, run on DuckDB locally") from None
+            for batch in reader:
+                yield batch.to_pandas()
+
 
 def _exists(con: Any, n: str) -> bool:
     row = con.execute(
@@ -99,3 +153,28 @@ def _list(con: Any, prefix: str) -> list[str]:
         " ORDER BY 1", [SCHEMA]).fetchall()
     p = prefix.upper()
     return [r[0].upper() for r in rows if r[0].upper().startswith(p)]
+
+
+SET_BASED_MEMORY = "2GB"  # DuckDB spills to <state>/warehouse/tmp beyond this (set-based statements)
+
+
+@contextlib.contextmanager
+def _set_based(con: Any, state_dir: Path, *, keep_order: bool = False) -> Iterator[None]:
+    """Run a large statement under a memory limit with spilling; restore the defaults afterwards
+    (the connection is shared with the plain operations). `keep_order` keeps the table's row order
+    in a scan (reads); writes may reorder, an ORDER BY in the statement still orders."""
+    tmp = warehouse_dir(state_dir) / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = '{SET_BASED_MEMORY}'")
+    current = con.execute("SELECT current_setting('temp_directory')").fetchone()
+    if not current or str(current[0]).rstrip("/") != tmp.as_posix().rstrip("/"):
+        try:  # DuckDB refuses to move a temporary directory it has already spilled to
+            con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+        except Exception:  # noqa: BLE001 - keep spilling where it already does
+            pass
+    con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
+    try:
+        yield
+    finally:
+        for setting in ("memory_limit", "preserve_insertion_order"):
+            con.execute(f"RESET {setting}")

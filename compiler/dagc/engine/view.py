@@ -217,6 +217,17 @@ def print_runs(runs: list[RunRecord], stream: IO[str] | None = None) -> None:
     console.print(table)
 
 
+def compute_notes(pipeline: Any) -> list[str]:
+    """One line per `compute:` task: it runs in-process here, and where it would run on Snowflake."""
+    out = []
+    for t in pipeline.all_tasks():
+        c = getattr(t, "compute", None)
+        if c is not None:
+            out.append(f"{t.name}: runs in-process here; on Snowflake a native ML Job on {c.pool} x {c.instances}"
+                       + (" (distributed training: more than one node)" if c.instances > 1 else ""))
+    return out
+
+
 def config_line(run: RunRecord) -> str:
     """The run's effective config on one line; values set for this run (--set) are marked."""
     from dagc.configcodec import LOGICAL_DATE, SIDECAR

@@ -77,6 +77,10 @@ class Tables(Protocol):
     def drop(self, name: str) -> None: ...
     def list(self, prefix: str = "") -> list[str]: ...
     def sql(self, query: str) -> "pd.DataFrame | None": ...  # Snowflake SQL; a result set or None
+    # Set-based work in Snowflake SQL, run where the data lives (DuckDB locally, the warehouse on Snowflake):
+    def create_table_as(self, name: str, select_sql: str) -> int: ...  # CREATE OR REPLACE TABLE AS; row count
+    def query(self, select_sql: str) -> "pd.DataFrame": ...  # a small result (summaries)
+    def read_batches(self, select_sql: str, batch_rows: int = 500_000) -> "Iterator[pd.DataFrame]": ...
 
 
 class ModelRegistry(Protocol):

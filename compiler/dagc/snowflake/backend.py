@@ -71,6 +71,23 @@ class SnowflakeTables:
             df.collect()
             return None
 
+    # Set-based work (the same three methods as dagc.engine.tables.DuckTables): the statement runs
+    # on the task's warehouse; only the row count or a small result comes back.
+
+    def create_table_as(self, name: str, select_sql: str) -> int:
+        """CREATE OR REPLACE TABLE name AS <select_sql>; returns the new table's row count."""
+        self.s.sql(f"create or replace table {table_identifier(name)} as {select_sql}").collect()
+        return int(self.s.sql(f"select count(*) from {table_identifier(name)}").collect()[0][0])
+
+    def query(self, select_sql: str) -> Any:
+        """The small result of one SELECT as a pandas frame."""
+        return self.s.sql(select_sql).to_pandas()
+
+    def read_batches(self, select_sql: str, batch_rows: int = 500_000) -> Any:
+        """The rows of one SELECT as pandas frames, batch by batch (Snowpark's to_pandas_batches)."""
+        del batch_rows  # Snowflake sizes the result batches itself
+        yield from self.s.sql(select_sql).to_pandas_batches()
+
 
 class SnowflakeModels:
     """dagc's ModelRegistry over snowflake.ml.registry.Registry (metrics as version metrics,

@@ -45,7 +45,10 @@ class Desired:
     def uploads(self, *, pending: bool = True) -> list[dict[str, Any]]:
         if self.bundle is None or not self.pipeline.stage:
             return []
-        return [self.bundle.describe(self.pipeline.stage, self.pipeline.name, pending=pending)]
+        from dagc.snowflake.mljob import ml_job_uploads
+
+        return [self.bundle.describe(self.pipeline.stage, self.pipeline.name, pending=pending),
+                *ml_job_uploads(self.dag, self.bundle, pending=pending)]
 
 
 def step_modules_for(project_root: Path | None) -> dict[str, str]:

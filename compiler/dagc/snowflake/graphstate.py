@@ -123,6 +123,12 @@ def _settings(role: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _norm(k, raw.get(k)) for k in keys}
 
 
+def ml_job_definition(fingerprint: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A native ML Job task's definition in the state: its fingerprint and job settings (a plan
+    then shows, and diffs, pool, instances, payload, runtime ... one line each)."""
+    return {"native_ml_job": fingerprint, **{k: v for k, v in summary.items() if v not in (None, [], {})}}
+
+
 def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None,
                   bundle_import: str | None = None, step_modules: Mapping[str, str] | None = None) -> GraphState:
     """The state a deploy of this manifest would produce (no snowflake import)."""
@@ -192,11 +198,16 @@ def from_manifest(manifest: Mapping[str, Any], *, bundle_hash: str | None = None
                 pipeline=name, environment=manifest.get("environment"), task=short, kind=t["kind"],
                 step=t.get("step"), params=t.get("params") or {}, cases=t.get("cases") or {}, after=after,
                 branch_after=[a for a in after if kinds.get(a) == "branch"],
-                compute={"pool": compute["pool"], "instances": compute["instances"]} if compute else None,
+                compute=dict(compute) if compute else None,
                 module=modules.get(t.get("step") or ""), stage=g.get("stage"), timeout_ms=t.get("timeout_ms"),
                 ancestors=beyond(short), branch_ancestors=[a for a in beyond(short) if kinds.get(a) == "branch"],
             )
             definition = f"python:{fingerprint(spec)}"
+            if compute:  # a native ML Job task: its settings, as the task's CALL text states them
+                from dagc.snowflake.mljob import MLJobTask
+
+                job = MLJobTask(spec, bundle_hash=bundle_hash, warehouse=t.get("warehouse") or g.get("warehouse"))
+                definition = ml_job_definition(fingerprint(spec), job.summary())
             detail = {k: v for k, v in spec.items() if k not in ("task", "pipeline", "after", "branch_after", "ancestors",
                                                                  "branch_ancestors")}
             detail.update(packages=graph["packages"], imports=graph["imports"], stage=graph["stage"])
@@ -283,7 +294,13 @@ def from_tasks(tasks: Iterable[Any], root_name: str, *, deployed: bool) -> Graph
             short = short.lower()
         user_comment, fp = split_comment(getattr(t, "comment", None))
         definition = getattr(t, "definition", None)
-        if fp is not None:
+        from dagc.snowflake.mljob import is_ml_job_sql
+
+        if fp is not None and is_ml_job_sql(definition):
+            from dagc.snowflake.mljob import summarize_sql
+
+            definition = ml_job_definition(fp, summarize_sql(definition))
+        elif fp is not None:
             definition = f"python:{fp}"
         elif not isinstance(definition, str):
             definition = "python:?"

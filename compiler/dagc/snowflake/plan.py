@@ -146,6 +146,12 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
             if c.action == "create":
                 if f.key == "definition" and str(f.new).startswith("python:"):
                     lines.append(f"      definition: python step (fingerprint {str(f.new)[7:]})")
+                elif f.key == "definition" and isinstance(f.new, Mapping) and "native_ml_job" in f.new:
+                    job = dict(f.new)
+                    lines.append(f"      definition: native ML Job on {job.get('pool')} x {job.get('instances')} "
+                                 f"(CALL SYSTEM$EXECUTE_ML_JOB; fingerprint {job.pop('native_ml_job')})")
+                    if verbose:
+                        lines.extend(f"        {k}: {_fmt(v)}" for k, v in job.items() if k not in ("pool", "instances"))
                 elif f.key != "state" or verbose:
                     lines.append(f"      {f.key}: " + _fmt(f.new).replace("\n", "\n" + " " * (8 + len(f.key))))
             else:

@@ -1,9 +1,10 @@
-"""Checks family `tasks` (compiler/dagc/frontend/checks/tasks.py): DAGC304, 306, 313, 503, 504: one task's kind and compute settings."""
+"""Checks family `tasks` (compiler/dagc/frontend/checks/tasks.py): DAGC304, 306, 313, 503, 504, 520-522: one task's kind and
+compute (native ML Job) settings."""
 
 from __future__ import annotations
 
 from dagc.frontend import check_file
-from fe_helpers import at, check, only, write
+from fe_helpers import at, check, codes, only, write
 
 
 def test_task_needs_exactly_one_kind(tmp_path):
@@ -39,6 +40,43 @@ def test_compute_needs_a_step_task(tmp_path):
     at(d, 3, 15)
 
 
+# ---- compute: a native ML Job on a compute pool ----
+
+
+def test_compute_settings_reach_the_ir(tmp_path):
+    text = ("name: x\ntasks:\n  t:\n    step: extract\n    timeout: 1h\n    compute:\n      pool: P\n      instances: 4\n"
+            "      min_instances: 2\n      stage: '@DB.SC.JOBS/ml'\n      external_access_integrations: [PYPI]\n"
+            "      pip_requirements: [lightgbm]\n      env: {MODE: fast, N: 3}\n      runtime: '1.7.1'\n"
+            "      timeout: 50m\n")
+    p, diags = check_file(write(tmp_path, text))
+    assert diags == []
+    c = p.tasks[0].compute
+    assert (c.pool, c.instances, c.min_instances, c.stage) == ("P", 4, 2, "@DB.SC.JOBS/ml")
+    assert c.external_access_integrations == ("PYPI",) and c.pip_requirements == ("lightgbm",)
+    assert dict(c.env) == {"MODE": "fast", "N": "3"} and c.runtime == "1.7.1" and c.timeout_ms == 3_000_000
+    assert c.to_json()["env"] == {"MODE": "fast", "N": "3"}
+    assert type(c).from_json(c.to_json()) == c
+
+
+def test_min_instances_above_instances(tmp_path):
+    d = only(check(tmp_path, "name: x\ntasks:\n  t: {step: extract, compute: {pool: P, instances: 2, min_instances: 3}}\n"),
+             "DAGC523")
+    assert "min_instances 3 is more than instances 2" in d.message
+    at(d, 3, 70)
+
+
+def test_compute_stage_must_be_a_stage(tmp_path):
+    d = only(check(tmp_path, "name: x\ntasks:\n  t: {step: extract, compute: {pool: P, stage: '@a b'}}\n"), "DAGC524")
+    assert "is not a stage" in d.message and "@DATABASE.SCHEMA.STAGE" in d.hint
+
+
+def test_job_timeout_must_be_shorter_than_the_tasks(tmp_path):
+    d = only(check(tmp_path, "name: x\ntasks:\n  t: {step: extract, timeout: 30m, compute: {pool: P, timeout: 30m}}\n"),
+             "DAGC525")
+    assert "not shorter than the task's timeout (1800 s)" in d.message
+    # without a task or graph timeout, Snowflake's default of 1 hour is the limit
+    assert codes(check(tmp_path, "name: x\ntasks:\n  t: {step: extract, compute: {pool: P, timeout: 2h}}\n")) == ["DAGC525"]
+    assert check(tmp_path, "name: x\ntimeout: 3h\ntasks:\n  t: {step: extract, compute: {pool: P, timeout: 2h}}\n") == []
 
 def test_serverless_sizing_and_target_completion(tmp_path):
     text = "name: x\ntasks:\n  t: {sql: s, serverless: {size: SMALL, min_size: LARGE, max_size: SMALL}}\n"

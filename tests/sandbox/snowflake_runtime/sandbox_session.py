@@ -63,6 +63,10 @@ class DataFrame:
 
         return pickle.loads(self.link.ask("to_pandas", self.query, self.table_name))
 
+    def to_pandas_batches(self):
+        """Snowpark yields the result in batches; the stand-in yields it as one."""
+        yield self.to_pandas()
+
 
 class Session:
     def __init__(self, link):

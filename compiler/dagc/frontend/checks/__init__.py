@@ -8,7 +8,7 @@ Layout (one module per family of codes; each declares `CODES` and registers its 
     context.py   Checker (doc, data, err), TaskSource, Graph, and the `@rule(stage, *codes)` registry
     build.py     the IR build, the only place that makes `ir.Pipeline`/`ir.Task`; runs the rules
     names.py     DAGC501-502, 511-512  Snowflake identifiers and object names, case folding, length
-    tasks.py     DAGC304/306/313/503/504  one task's kind and compute settings
+    tasks.py     DAGC304/306/313/503/504/510/523-525  one task's kind and compute (ML Job) settings
     steps.py     DAGC312, 403-406  steps, params and branch cases against the registry
     graph.py     DAGC301-304/307/308/310  edges, cycles (also the topological order), branches, finalizer
     limits.py    DAGC309  Snowflake's task/predecessor/child limits (counted after any expansion)

@@ -63,6 +63,23 @@ def build_pipeline(ctx: Checker) -> ir.Pipeline | None:
     )
 
 
+def compute_ir(ctx: Checker, c: dict[str, Any], path: Path) -> ir.Compute:
+    """`compute:` as IR: an ML Job on a compute pool with the settings of snowflake.ml.jobs `@remote`
+    (their checks are rules in tasks.py; only the timeout parser reports here)."""
+    minimum = c.get("min_instances")
+    return ir.Compute(
+        pool=str(c.get("pool")), instances=int(c.get("instances", 1)),
+        min_instances=int(minimum) if minimum is not None else None,
+        stage=str(c["stage"]) if c.get("stage") is not None else None,
+        external_access_integrations=tuple(str(x) for x in c.get("external_access_integrations") or ()),
+        pip_requirements=tuple(str(x) for x in c.get("pip_requirements") or ()),
+        env=ir.freeze({str(k): str(v) for k, v in (c.get("env") or {}).items()}),
+        runtime=str(c["runtime"]) if c.get("runtime") is not None else None,
+        spec_overrides=ir.freeze(dict(c.get("spec_overrides") or {})),
+        timeout_ms=values.timeout(ctx, c.get("timeout"), path + ("timeout",)),
+    )
+
+
 def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[str, Any], path: Path, *,
                 finalizer: bool) -> TaskSource:
     """One declared task: its IR with defaults applied, and what the task rules need to see."""
@@ -77,10 +94,7 @@ def task_source(ctx: Checker, name: str, spec: dict[str, Any], defaults: dict[st
         serverless_spec = defaults.get("serverless")
     serverless = bool(serverless_spec)
     size = serverless_spec.get("size") if isinstance(serverless_spec, dict) else None
-    compute = None
-    if spec.get("compute"):
-        c = spec["compute"]
-        compute = ir.Compute(pool=str(c.get("pool")), instances=int(c.get("instances", 1)))
+    compute = compute_ir(ctx, spec.get("compute"), path + ("compute",)) if spec.get("compute") else None
     timeout = values.timeout(ctx, spec.get("timeout", defaults.get("timeout")),
                              path + ("timeout",) if "timeout" in spec else ("defaults", "timeout"))
     sess = spec.get("session_parameters", defaults.get("session_parameters")) or {}

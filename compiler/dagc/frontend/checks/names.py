@@ -67,6 +67,8 @@ def task_object_names(ctx: Checker, src: TaskSource) -> None:
     compute = src.spec.get("compute")
     if compute:
         object_name(ctx, compute.get("pool"), src.path + ("compute", "pool"))
+        for i, name in enumerate(compute.get("external_access_integrations") or ()):
+            object_name(ctx, name, src.path + ("compute", "external_access_integrations", i))
     for key in ("success_integration", "execute_as_user"):
         object_name(ctx, src.spec.get(key), src.path + (key,))
     sess = src.spec.get("session_parameters", src.defaults.get("session_parameters")) or {}

@@ -1,10 +1,13 @@
-"""One task's shape and settings (DAGC304 finalizer branch, DAGC306, DAGC313, DAGC503, DAGC504)."""
+"""One task's shape and settings (DAGC304 finalizer branch, DAGC306, DAGC313, DAGC503, DAGC504, DAGC510, DAGC523-525)."""
 
 from __future__ import annotations
 
 from dagc import ir
 from dagc.frontend.checks.context import Checker, TaskSource, rule
 from dagc.limits import LIMITS, SERVERLESS_SIZES
+from dagc.values import STAGE, duration_ms
+
+TASK_TIMEOUT_DEFAULT_MS = 3_600_000  # Snowflake's USER_TASK_TIMEOUT_MS default
 
 CODES = {
     "DAGC304": "the finalizer is a branch",
@@ -12,6 +15,9 @@ CODES = {
     "DAGC313": "params on a sql task",
     "DAGC503": "both warehouse and serverless",
     "DAGC504": "compute on a task that is not a step task",
+    "DAGC523": "compute.min_instances above compute.instances",
+    "DAGC524": "compute.stage that is not a stage",
+    "DAGC525": "an ML Job timeout not shorter than its task's",
     "DAGC510": "serverless sizing or target completion Snowflake would refuse",
 }
 _SIZES = list(SERVERLESS_SIZES)
@@ -50,6 +56,35 @@ def compute_settings(ctx: Checker, src: TaskSource) -> None:
                 "a task runs either on a warehouse or serverless: remove one", key=True)
     if src.spec.get("compute") and src.task.kind is not ir.TaskKind.STEP:
         ctx.err("DAGC504", "compute: runs a step as an ML Job; it needs a step task", src.path + ("compute",), key=True)
+
+
+@rule("task", "DAGC523", "DAGC524", "DAGC525")
+def ml_job_settings(ctx: Checker, src: TaskSource) -> None:
+    """The native ML Job's own settings (dagc.snowflake.mljob): nodes, stage, and a timeout that
+    ends the job before its task, so a timed-out task never leaves a job running on the pool."""
+    c, job = src.spec.get("compute"), src.task.compute
+    if not c or job is None:
+        return
+    path = src.path + ("compute",)
+    if job.min_instances is not None and job.min_instances > job.instances:
+        ctx.err("DAGC523", f"compute.min_instances {job.min_instances} is more than instances {job.instances}",
+                path + ("min_instances",), "min_instances is how many of the `instances` nodes the job needs to start")
+    if job.stage is not None and not STAGE.match(job.stage):
+        ctx.err("DAGC524", f"compute.stage {job.stage!r} is not a stage", path + ("stage",),
+                "write @DATABASE.SCHEMA.STAGE (optionally /a/path)")
+    if job.timeout_ms is None:
+        return
+    limit = src.task.timeout_ms
+    if limit is None and ctx.data.get("timeout") is not None:
+        try:
+            limit = duration_ms(ctx.data["timeout"])
+        except ValueError:
+            return  # reported where the graph timeout is read
+    limit = limit if limit is not None else TASK_TIMEOUT_DEFAULT_MS
+    if job.timeout_ms >= limit:
+        ctx.err("DAGC525", f"compute.timeout ({job.timeout_ms // 1000} s) is not shorter than the task's timeout "
+                f"({limit // 1000} s)", path + ("timeout",),
+                "the job must finish before its task times out: lower compute.timeout or raise the task's timeout")
 
 
 @rule("task", "DAGC510")
