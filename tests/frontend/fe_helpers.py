@@ -73,3 +73,14 @@ def codes(diags: list[Diagnostic]) -> list[str]:
 
 def at(d: Diagnostic, line: int, col: int) -> None:
     assert (d.line, d.col) == (line, col), f"{d.code} at {d.line}:{d.col}, expected {line}:{col}: {d.message}"
+
+# a branch step choosing between two SQL children (the graph and steps families both test it)
+
+BRANCH = """
+name: x
+tasks:
+  gate_it:
+    branch: {step: gate, cases: {pass: promote, fail: alert}}
+  promote: {sql: s, after: [gate_it]}
+  alert: {sql: s, after: [gate_it]}
+"""

@@ -83,18 +83,22 @@ def _imports_in(body: Iterable[ast.stmt], rel: str, *, into_functions: bool = Fa
                 yield Import(a.name, rel, node.lineno, node.col_offset + 1)
             continue
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".") if package else []
-                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
+            mod = _from_module(node, package)
             yield Import(mod, rel, node.lineno, node.col_offset + 1)
             for a in node.names:  # `from steps.ml import data` may name a submodule
                 if a.name != "*":
                     yield Import(f"{mod}.{a.name}", rel, node.lineno, node.col_offset + 1)
             continue
         stack.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt) or isinstance(c, ast.ExceptHandler))
+
+
+def _from_module(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module a `from ... import` names, `from .x import y` resolved against `package`."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".") if package else []
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    return ".".join(base + ([node.module] if node.module else []))
 
 
 def _module_imports(root: Path, file: str) -> list[Import]:
@@ -127,12 +131,7 @@ def _aliases(stmts: Iterable[ast.stmt], rel: str) -> dict[str, tuple[str, str | 
             for a in node.names:
                 out[a.asname or a.name.split(".")[0]] = (a.name if a.asname else a.name.split(".")[0], None)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".") if package else []
-                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
+            mod = _from_module(node, package)
             for a in node.names:
                 if a.name != "*":
                     out[a.asname or a.name] = (mod, a.name)

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 from dagc.frontend import check_file
-from fe_helpers import at, check, only, write
+from fe_helpers import BRANCH, at, check, only, write
 
-
-BRANCH = """
-name: x
-tasks:
-  gate_it:
-    branch: {step: gate, cases: {pass: promote, fail: alert}}
-  promote: {sql: s, after: [gate_it]}
-  alert: {sql: s, after: [gate_it]}
-"""
 
 
 def test_unknown_predecessor_did_you_mean(tmp_path):

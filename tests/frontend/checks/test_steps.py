@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from fe_helpers import STEPS, at, check, codes, only
+from fe_helpers import BRANCH, STEPS, at, check, codes, only
 
-
-BRANCH = """
-name: x
-tasks:
-  gate_it:
-    branch: {step: gate, cases: {pass: promote, fail: alert}}
-  promote: {sql: s, after: [gate_it]}
-  alert: {sql: s, after: [gate_it]}
-"""
 
 
 def test_branch_returns_missing_case_and_extra_case(tmp_path):
