@@ -155,3 +155,28 @@ def test_dagc407_knows_common_dependencies_without_their_metadata(tmp_path: Path
     closure.cache_clear()
     _requires.cache_clear()
     assert "numpy" in closure(("lightgbm",))  # lightgbm is not installed here: the table says what it brings
+
+
+JOB_STEP = """\
+    from steps import step
+
+    @step
+    def fit(ctx):
+        import xgboost  # in the ML runtime image
+        import duckdb  # not in the image
+        import polars  # named in compute.pip_requirements
+        return {}
+    """
+
+
+def test_dagc407_checks_an_ml_job_against_the_runtime_image_and_its_pip_requirements(tmp_path: Path) -> None:
+    """A compute task's container does not get `packages:` (the procedures' Anaconda packages): it
+    has the runtime image and compute.pip_requirements. Unknowable offline in full, so a warning."""
+    f = project(tmp_path, {"steps/work.py": JOB_STEP}, PIPELINE.format(packages="[duckdb]").replace(
+        "fit: {step: fit}", "fit: {step: fit, compute: {pool: P, pip_requirements: ['polars>=1']}}"))
+    pipeline, diags = check_file(f)
+    found = [d for d in diags if d.code == "DAGC407"]
+    assert [(d.file, d.line, d.col, d.severity.value) for d in found] == [("steps/work.py", 6, 5, "warning")]
+    assert "duckdb (distribution duckdb), which the ML Job of task(s) 'fit' may not have" in found[0].message
+    assert "`packages:` lists it, but those are for warehouse procedures" in found[0].message
+    assert "compute.pip_requirements" in found[0].hint and pipeline is not None

@@ -24,7 +24,8 @@ from typing import Any
 
 from dagc import ir
 from tests.sandbox import site_dir
-from tests.sandbox.standin import Graph, Outcome, Snowflake, interpreter_argv
+from tests.sandbox.stage import DeploySession, Stages
+from tests.sandbox.standin import Graph, Outcome, Snowflake, SnowflakeSays, interpreter_argv
 
 
 @dataclass
@@ -62,7 +63,7 @@ def procedures(pipeline: ir.Pipeline, project_root: Path) -> tuple[list[Procedur
     for low in low_level_tasks(dag):
         d = low.definition
         if not isinstance(d, StoredProcedureCall):
-            continue
+            continue  # SQL, or a native ML Job (`ml_jobs`)
         # what snowflake.core's _register_task_definition_stored_procedure hands to session.sproc.register,
         # and what StoredProcedureRegistration then does with it
         packages = add_snowpark_package_to_sproc_packages(None, list(d._packages or []), "conda")
@@ -77,6 +78,15 @@ def procedures(pipeline: ir.Pipeline, project_root: Path) -> tuple[list[Procedur
                              inline, packages, list(d._imports or []), bool(spec.get("compute")),
                              dict(getattr(d, "secrets", {}) or {})))
     return out, bundle, dag
+
+
+def ml_jobs(dag: Any) -> dict[str, str]:
+    """YAML task name -> the task's text, for the native ML Job tasks (CALL SYSTEM$EXECUTE_ML_JOB)."""
+    from dagc.emit.snowflake import low_level_tasks
+    from dagc.snowflake.mljob import is_ml_job_sql
+
+    return {low.name.split("$", 1)[1].lower(): low.definition for low in low_level_tasks(dag)
+            if is_ml_job_sql(low.definition)}
 
 
 def ancestors(pipeline: ir.Pipeline) -> dict[str, set[str]]:
@@ -111,6 +121,25 @@ class Sandbox:
         self.work = work
         self.sites = sites
         work.mkdir(parents=True, exist_ok=True)
+        self.jobs = ml_jobs(self.dag)
+        self.stages = account.stages if account is not None else None
+        if self.jobs:
+            if self.stages is None:
+                self.stages = Stages()
+            self.stages.create(pipeline.stage or "@DB.SC.STAGE")  # deploy needs the pipeline's stage to exist
+            self.deploy_ml_job_payloads()
+
+    def deploy_ml_job_payloads(self) -> list[str]:
+        """What `dagc deploy` does for native ML Job tasks: dagc's own `upload_payloads` (which uses
+        snowflake.ml.jobs' JobPayload.upload) through a deploy session onto the account's stage;
+        every compute pool the pipeline names exists, with one node."""
+        from dagc.snowflake.mljob import upload_payloads
+
+        for t in self.pipeline.all_tasks():
+            if t.compute is not None:
+                self.sf.pools.setdefault(t.compute.pool.upper(), 1)
+        self.deploy_session = DeploySession(self.stages)
+        return upload_payloads(self.deploy_session, self.dag, self.bundle)
 
     def site(self, packages: list[str]) -> Path:
         key = hashlib.sha256(json.dumps(sorted(packages)).encode()).hexdigest()[:12]
@@ -124,9 +153,11 @@ class Sandbox:
         return next(p for p in self.procs if p.task == task)
 
     def run(self, task: str, *, timeout: float = 300) -> Outcome:
-        proc = self.procedure(task)
         d = self.work / task
         d.mkdir(parents=True, exist_ok=True)
+        if task in self.jobs:
+            return self.run_ml_job(task, d, timeout=timeout)
+        proc = self.procedure(task)
         imports = d / "imports"  # Snowflake's import directory: every IMPORTS file, by its name
         imports.mkdir(exist_ok=True)
         path: list[str] = []
@@ -156,6 +187,15 @@ class Sandbox:
                              if obj in self.sf.g.secret_objects}
         return self.sf.serve(proc.deployed, interpreter_argv(cfg, imports), {"DAGC_SANDBOX_CONFIG": str(cfg)},
                              timeout=timeout)
+
+    def run_ml_job(self, task: str, d: Path, *, timeout: float) -> Outcome:
+        """A native ML Job task: the stand-in runs its CALL SYSTEM$EXECUTE_ML_JOB text."""
+        deployed = self.pipeline.snowflake_name(task).upper()
+        self.sf.g.granted = {}
+        try:
+            return self.sf.execute_ml_job(deployed, self.jobs[task], self.stages, self.site, work=d, timeout=timeout)
+        except SnowflakeSays as exc:
+            return Outcome(deployed, error=str(exc))
 
     def run_all(self) -> dict[str, Outcome]:
         """Every Python task in dependency order (the finalizer last); each sees what its

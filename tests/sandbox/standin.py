@@ -123,6 +123,7 @@ class Snowflake:
         self.db = duckdb.connect()
         self.models = Models()
         self.log: list[tuple[str, str, Any]] = []  # (task, op, detail)
+        self.pools: dict[str, int] = {}  # compute pools of the account: name -> nodes
 
     # -- the data plane ---------------------------------------------------------------------------------
     def _table(self, name: str) -> str:
@@ -240,14 +241,15 @@ class Snowflake:
         raise SnowflakeSays(f"Unknown function {name}")
 
     # -- serving one procedure ------------------------------------------------------------------------------
-    def serve(self, task: str, argv: list[str], env: dict[str, str], *, timeout: float = 300) -> "Outcome":
+    def serve(self, task: str, argv: list[str], env: dict[str, str], *, timeout: float = 300,
+              cwd: str | None = None) -> "Outcome":
         authkey = _secrets.token_bytes(16)
         sock = Path(tempfile.mkdtemp(prefix="dagc_sf_")) / "s"
         listener = Listener(str(sock), family="AF_UNIX", authkey=authkey)
         outcome = Outcome(task)
         env = dict(env, DAGC_SANDBOX_ADDRESS=str(sock), DAGC_SANDBOX_AUTHKEY=authkey.hex(),
                    DAGC_SANDBOX_GRANTED=json.dumps(self.g.granted))
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
         def answer() -> None:
             try:
@@ -317,6 +319,138 @@ class Snowflake:
         f.write_text(json.dumps(job_cfg))
         job = self.serve(task, interpreter_argv(f), dict(env, DAGC_SANDBOX_CONFIG=str(f)))
         return ("ok", job.value) if job.ok else ("failed", f"{job.error}\n{job.traceback}\n{job.stderr}")
+
+
+    # -- CALL SYSTEM$EXECUTE_ML_JOB: a native ML Job task ------------------------------------------------
+    def execute_ml_job(self, task: str, definition: str, stages: Any, site: Any, *, work: Path,
+                       timeout: float = 300) -> "Outcome":
+        """Run a task whose definition is `CALL SYSTEM$EXECUTE_ML_JOB(...)` as Snowflake runs it.
+
+        The call is read as Snowflake reads it (four string literals: job name, compute pool, spec
+        options and job options as JSON), checked, and the job started on the pool the way the
+        payload's own `system/startup.sh` starts a head node: the stage path mounted at
+        MLRS_STAGE_MOUNT_PATH, the working directory MLRS_PAYLOAD_DIR, the requirements files
+        installed (here: added to the job's package directory), SNOWFLAKE_JOBS_COUNT the nodes the
+        job got, then `python system/mljob_launcher.py <entry>`: the launcher snowflake.ml.jobs
+        staged, which runs the entry script and saves its `__return__` as the job's result. The job
+        runs on behalf of its task, so its SYSTEM$ calls are answered as the task's.
+
+        `site(packages)` is a directory holding only those distributions: the runtime image's
+        packages (`RUNTIME_IMAGE_PACKAGES`) plus the payload's requirements.
+        """
+        job_name, pool, spec_text, job_text = _execute_ml_job_args(definition)
+        spec, opts = json.loads(spec_text), json.loads(job_text)
+        nodes = self.pools.get(pool.upper())
+        if nodes is None:
+            raise SnowflakeSays(f"Compute pool '{pool}' does not exist or not authorized.")
+        target, least = int(opts.get("TARGET_INSTANCES") or 1), int(opts.get("MIN_INSTANCES") or 1)
+        if least > target:
+            raise SnowflakeSays(f"MIN_INSTANCES ({least}) cannot be greater than TARGET_INSTANCES ({target})")
+        record: dict[str, Any] = {"task": task, "name": job_name, "pool": pool, "spec": spec, "options": opts}
+        self.g.ml_jobs.append(record)
+        if least > nodes:
+            raise SnowflakeSays(f"compute pool {pool} has {nodes} node(s); the job needs MIN_INSTANCES={least} "
+                                "and would wait for them (the sandbox's pools have one node: no Ray cluster here)")
+        env_vars = {str(k): str(v) for k, v in (spec.get("ENV_VARS") or {}).items()}
+        mount_at = env_vars.get("MLRS_STAGE_MOUNT_PATH", "/mnt/job_stage")
+        args = list(spec.get("ARGS") or [])
+        if args[:2] != ["bash", f"{mount_at}/system/startup.sh"] or len(args) < 3:
+            raise SnowflakeSays(f"the job's command {args} is not the payload's startup script")
+        try:
+            mount = stages.directory(spec["STAGE_PATH"])
+        except FileNotFoundError as exc:
+            raise SnowflakeSays(str(exc)) from None
+        if not (mount / "system" / "startup.sh").is_file() or not (mount / "system" / "mljob_launcher.py").is_file():
+            raise SnowflakeSays(f"nothing to run: {spec['STAGE_PATH']}/system/ holds no startup script")
+
+        def local(path: str) -> str:
+            return str(mount / path[len(mount_at) + 1:]) if path.startswith(mount_at + "/") else path
+
+        entry = local(args[2])
+        if not Path(entry).is_file():
+            raise SnowflakeSays(f"the job's entry point {args[2]} is not on the stage")
+        packages = list(RUNTIME_IMAGE_PACKAGES)
+        for req in (mount / "system" / "requirements.txt", mount / env_vars.get("MLRS_PAYLOAD_DIR", "app") / "requirements.txt"):
+            if req.is_file():
+                packages += [line.strip() for line in req.read_text().splitlines() if line.strip()]
+        record["packages"] = packages
+        mounted: dict[str, str] = {}  # the container's `secrets:` (SPEC_OVERRIDES): SECRET objects as variables
+        for c in ((spec.get("SPEC_OVERRIDES") or {}).get("spec") or {}).get("containers") or []:
+            if not isinstance(c, dict) or c.get("name") != "main":
+                continue
+            for m in c.get("secrets") or []:
+                obj, var = (m.get("snowflakeSecret") or {}).get("objectName"), m.get("envVarName")
+                if not obj or not var or m.get("secretKeyRef", "secret_string") != "secret_string":
+                    raise SnowflakeSays(f"the stand-in mounts GENERIC_STRING secrets as environment variables only: {m}")
+                if obj not in self.g.secret_objects:
+                    raise SnowflakeSays(f"Secret '{obj}' does not exist or not authorized.")
+                mounted[var] = self.g.secret_objects[obj]
+        granted = min(nodes, target)
+        env = {**env_vars, "MLRS_STAGE_MOUNT_PATH": str(mount), "SNOWFLAKE_JOBS_COUNT": str(granted),
+               "SNOWFLAKE_JOB_INDEX": "0", "MLRS_MIN_INSTANCES": str(least),
+               "MLRS_RESULT_PATH": "output/mljob_result", "SNOWFLAKE_SERVICE_NAME": job_name.rstrip("_") + "_SANDBOX"}
+        cfg = work / "job.json"
+        cfg.write_text(json.dumps({"mode": "ml_job", "path": [str(site(packages))],
+                                   "launcher": str(mount / "system" / "mljob_launcher.py"),
+                                   "argv": [entry, *args[3:]]}))
+        record["env"] = {k: v for k, v in env.items() if k != "MLRS_STAGE_MOUNT_PATH"}
+        env.update(mounted)
+        if opts.get("ASYNC"):
+            raise SnowflakeSays("an ASYNC job in a task: the task would end before its job and set no return value")
+        outcome = self.serve(task, interpreter_argv(cfg), env, timeout=timeout,
+                             cwd=str(mount / env_vars.get("MLRS_PAYLOAD_DIR", "app")))
+        result = mount / "output" / "mljob_result"
+        if outcome.ok:  # the CALL's result: the task's return value is what the job set through SYSTEM$SET_RETURN_VALUE
+            outcome.value = self.g.returns.get(task)
+        record["result_file"] = result.is_file()
+        if result.is_file():
+            from snowflake.ml.jobs._interop import utils as interop
+
+            loaded = interop.load(str(result))
+            record["result"] = {"success": loaded.success, "value": loaded.value}
+        return outcome
+
+
+RUNTIME_IMAGE_PACKAGES = (  # what the Container Runtime for ML image provides on every node (a subset)
+    "snowflake-ml-python", "snowflake-snowpark-python", "xgboost", "scikit-learn", "pandas", "cloudpickle")
+
+
+def _execute_ml_job_args(definition: str) -> list[str]:
+    """The string literals of `CALL SYSTEM$EXECUTE_ML_JOB('a', 'b', ...)`, read as Snowflake reads
+    string literals: backslash escapes, and '' for a quote."""
+    m = re.match(r"^\s*CALL\s+SYSTEM\$EXECUTE_ML_JOB\s*\((.*)\)\s*;?\s*$", definition, re.I | re.S)
+    if not m:
+        raise SnowflakeSays(f"not a SYSTEM$EXECUTE_ML_JOB call: {definition[:80]!r}")
+    text, i, out = m.group(1), 0, []
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f"}
+    while i < len(text):
+        c = text[i]
+        if c in " \t\r\n,":
+            i += 1
+            continue
+        if c != "'":
+            raise SnowflakeSays(f"SYSTEM$EXECUTE_ML_JOB takes string literals, got {text[i:i + 20]!r}")
+        i, buf = i + 1, []
+        while True:
+            if i >= len(text):
+                raise SnowflakeSays("String literal is not terminated")
+            c = text[i]
+            if c == "\\" and i + 1 < len(text):
+                buf.append(escapes.get(text[i + 1], text[i + 1]))
+                i += 2
+            elif c == "'" and text[i + 1:i + 2] == "'":
+                buf.append("'")
+                i += 2
+            elif c == "'":
+                i += 1
+                break
+            else:
+                buf.append(c)
+                i += 1
+        out.append("".join(buf))
+    if len(out) != 4:
+        raise SnowflakeSays(f"SYSTEM$EXECUTE_ML_JOB takes 4 arguments, got {len(out)}")
+    return out
 
 
 @dataclass

@@ -23,19 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_shipped_python_task_runs_to_its_return_value(tmp_path: Path, sites: Path) -> None:
-    training = load_pipeline(ROOT / "pipelines" / "training.yaml", var_sets={"rows": 3000})
-    # `train` is a native ML Job task (CALL SYSTEM$EXECUTE_ML_JOB, no procedure): here it runs as a
-    # procedure so every step runs in the clean interpreter; its job entry is run to its return
-    # value in tests/ml/test_ml_mljob.py (in-process, not yet in this sandbox).
-    training = dataclasses.replace(training, tasks=tuple(dataclasses.replace(t, compute=None) for t in training.tasks))
+    training = one_node(load_pipeline(ROOT / "pipelines" / "training.yaml", var_sets={"rows": 3000}))
     sb = Sandbox(training, ROOT, tmp_path / "training", sites)
     for proc in sb.procs:  # what CREATE PROCEDURE gets
         assert "snowflake-snowpark-python" in proc.packages and "cloudpickle" in proc.packages
         assert not any(p.startswith("snowflake-core") for p in proc.packages)
         assert proc.imports == [sb.bundle.target(training.stage, "training")]
+    assert list(sb.jobs) == ["train"] and "train" not in {p.task for p in sb.procs}  # a job, not a procedure
     done = sb.run_all()
-    failed = {t: (o.error, o.traceback) for t, o in done.items() if not o.ok}
-    assert failed == {}, {t: e for t, (e, _) in failed.items()}
+    failed = {t: (o.error, o.traceback, o.stderr[-3000:]) for t, o in done.items() if not o.ok}
+    assert failed == {}, failed
     py = [t.name for t in training.all_tasks() if t.kind.value != "sql"]
     assert sorted(done) == sorted(py)
     assert sb.sf.g.returns["TRAINING$QUALITY_GATE"] == "promote"  # the branch's value is the child's name
@@ -45,8 +42,13 @@ def test_every_shipped_python_task_runs_to_its_return_value(tmp_path: Path, site
         if t != "quality_gate":
             assert isinstance(json.loads(text), dict), t
     assert sb.sf.models.defaults == {"approval_model": "V1"}
-    # train ran as a procedure here (compute stripped above): a native ML Job task submits nothing itself
-    assert sb.sf.g.ml_jobs == []
+    # the train task ran as a native ML Job: its CALL, on the pool, through the staged launcher
+    [job] = sb.sf.g.ml_jobs
+    assert job["task"] == "TRAINING$TRAIN" and job["pool"] == "TRAINING_POOL" and job["options"]["ASYNC"] is False
+    trained = json.loads(sb.sf.g.returns["TRAINING$TRAIN"])
+    assert trained["trainer"] == "in_process" and trained["nodes"] == 1  # one node: in-process XGBoost
+    assert job["result"] == {"success": True, "value": sb.sf.g.returns["TRAINING$TRAIN"]}  # the job's saved result
+    assert json.loads(sb.sf.g.returns["TRAINING$EVALUATE"])["model_table"] == trained["model_table"]
     # scheduled 02:00 UTC, seen by the session as 18:00 the day before in America/Los_Angeles:
     # the run prefix the steps derive from ctx.scheduled_at must still say 02:00 UTC
     dropped = json.loads(sb.sf.g.returns["TRAINING$CLEANUP"])["dropped_tables"]
@@ -58,6 +60,15 @@ def test_every_shipped_python_task_runs_to_its_return_value(tmp_path: Path, site
     assert {t: o.error for t, o in done.items() if not o.ok} == {}
     assert sb2.sf.g.returns["INFERENCE$DRIFT_CHECK"] in ("report", "alert_drift")
     assert json.loads(sb2.sf.g.returns["INFERENCE$PUBLISH"])["predictions_table"] == "LOAN_PREDICTIONS"
+
+
+def one_node(pipeline):
+    """The pipeline with every compute task on one node: the sandbox's pools have one node and no
+    Ray cluster, so a multi-node job's distributed trainer cannot run here (tests/ml covers what it
+    would be given); a two-node job is refused, as test_a_job_needs_the_nodes_it_asks_for shows."""
+    return dataclasses.replace(pipeline, tasks=tuple(
+        dataclasses.replace(t, compute=dataclasses.replace(t.compute, instances=1, min_instances=None))
+        if t.compute is not None else t for t in pipeline.tasks))
 
 
 def _init_project(tmp_path: Path, extra_steps: str = "", packages: list[str] | None = None,
@@ -207,3 +218,86 @@ def test_the_sandbox_interpreter_sees_nothing_of_the_dev_venv(tmp_path: Path, si
     out = Sandbox(p, root, tmp_path / "work", sites).run("probe")
     assert out.ok, out.traceback
     assert json.loads(out.value) == {"found": ["yaml", "snowflake.snowpark"], "flags": [1, 1]}  # pyyaml: a Snowpark dependency
+
+
+# ---- native ML Job tasks: deployed payload, the job on the pool, what it may import, its secrets -------
+
+def test_the_deploy_stages_the_job_payload_with_the_librarys_own_upload(tmp_path: Path, sites: Path) -> None:
+    from dagc.snowflake.mljob import ENTRY_SCRIPT, SPEC_FILE, payloads_staged, upload_payloads
+
+    training = one_node(load_pipeline(ROOT / "pipelines" / "training.yaml"))
+    sb = Sandbox(training, ROOT, tmp_path / "w", sites)
+    job = sb.dag.get_task("train").definition
+    files = sb.stages.listing(job.stage_path)
+    base = job.stage_path.split("/", 1)[1]
+    for rel in (f"app/{ENTRY_SCRIPT}", f"app/{SPEC_FILE}", "app/steps/training.py", "app/dagc/snowflake/mljob.py",
+                "system/startup.sh", "system/mljob_launcher.py", "system/requirements.txt"):
+        assert any(f.endswith(f"{base}/{rel}") for f in files), rel
+    assert not any("/app/" in f and "__pycache__" in f for f in files)  # (system/ is the library's scripts folder as is)
+    assert "describe stage identifier(?)" in sb.deploy_session.statements[1]  # after the LIST that found nothing
+    # content-addressed: a second deploy of the same code uploads nothing
+    before = len(sb.deploy_session.statements)
+    assert payloads_staged(sb.deploy_session, sb.dag)
+    assert upload_payloads(sb.deploy_session, sb.dag, sb.bundle) == []
+    assert len(sb.deploy_session.statements) == before + 2  # two LISTs, no PUT, no DESCRIBE
+
+
+def test_a_job_needs_the_nodes_it_asks_for(tmp_path: Path, sites: Path) -> None:
+    training = load_pipeline(ROOT / "pipelines" / "training.yaml")  # train: instances 2
+    sb = Sandbox(training, ROOT, tmp_path / "w", sites)
+    out = sb.run("train")
+    assert not out.ok and "has 1 node(s); the job needs MIN_INSTANCES=2" in out.error
+    assert sb.sf.g.ml_jobs[0]["options"]["TARGET_INSTANCES"] == 2
+
+
+IMAGE_STEPS = """\
+    from dagc import step
+
+    @step
+    def uses_duckdb(ctx):
+        import duckdb
+        return {"one": duckdb.sql("select 1").fetchall()[0][0]}
+
+    @step
+    def job_secret(ctx):
+        return {"n": len(ctx.secret("API_TOKEN")), "nodes": __import__("os").environ["SNOWFLAKE_JOBS_COUNT"]}
+    """
+
+
+def test_a_job_imports_only_the_runtime_image_and_its_pip_requirements(tmp_path: Path, sites: Path) -> None:
+    """duckdb is in the dev venv but not in the ML runtime image: the job fails to import it until
+    compute.pip_requirements names it (the library stages it as app/requirements.txt, and the
+    payload's startup script installs it)."""
+    root, p = _init_project(tmp_path, IMAGE_STEPS, extra_tasks="db: {step: uses_duckdb, compute: {pool: POOL}}\n")
+    out = Sandbox(p, root, tmp_path / "without", sites).run("db")
+    assert not out.ok and "No module named 'duckdb'" in (out.error or ""), (out.error, out.stderr[-2000:])
+    f = root / "pipelines" / "hello.yaml"
+    f.write_text(f.read_text().replace("compute: {pool: POOL}", "compute: {pool: POOL, pip_requirements: [duckdb]}"))
+    sb = Sandbox(load_pipeline(f), root, tmp_path / "with", sites)
+    out = sb.run("db")
+    assert out.ok, (out.error, out.traceback, out.stderr[-2000:])
+    assert json.loads(out.value) == {"one": 1}
+    assert "duckdb" in sb.sf.g.ml_jobs[0]["packages"]
+
+
+def test_a_secret_reaches_the_job_through_its_container_secret_mount(tmp_path: Path, sites: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "local-value")  # what a local run would use
+    root, p = _init_project(tmp_path, IMAGE_STEPS, extra_tasks="js: {step: job_secret, compute: {pool: POOL}}\n")
+    f = root / "pipelines" / "hello.yaml"
+    f.write_text(f.read_text().replace("config:\n", "config:\n  token: \"{{ secret('API_TOKEN', "
+                                       "integration='API_EAI', object='DB.SC.API_TOKEN') }}\"\n", 1))
+    sb = Sandbox(load_pipeline(f), root, tmp_path / "w", sites)
+    job = sb.dag.get_task("js").definition
+    spec, opts = job.options()
+    [main] = spec["SPEC_OVERRIDES"]["spec"]["containers"]
+    assert main == {"name": "main", "secrets": [{"snowflakeSecret": {"objectName": "DB.SC.API_TOKEN"},
+                                                 "secretKeyRef": "secret_string", "envVarName": "API_TOKEN"}]}
+    assert opts["EXTERNAL_ACCESS_INTEGRATIONS"] == ["API_EAI"]
+    assert "local-value" not in sb.jobs["js"]  # the task's text holds the object's name, never a value
+    out = sb.run("js")  # the SECRET object does not exist yet
+    assert not out.ok and "Secret 'DB.SC.API_TOKEN' does not exist or not authorized" in out.error
+    sb.sf.g.secret_objects = {"DB.SC.API_TOKEN": "value-in-snowflake"}
+    out = sb.run("js")
+    assert out.ok, (out.error, out.traceback, out.stderr[-2000:])
+    assert json.loads(out.value) == {"n": len("value-in-snowflake"), "nodes": "1"}

@@ -19,6 +19,11 @@ in the task), runs the step, and sets the step's JSON result (10 kB) as the task
 The job's timeout is its own (a watchdog in the entry), always shorter than the task's, so a task
 that times out never leaves its job running on the pool.
 
+The task's secrets (what a procedure gets in its SECRETS clause) are mounted in the job's
+container as environment variables of their names, through the service specification's
+`secrets:` (merged into `spec_overrides`), and their integrations join the job's; the entry reads
+them with `job_secret`.
+
 `run_as_ml_job` (the older path: a procedure that submits the job and waits) stays for graphs
 deployed before; it cancels its job when it stops waiting.
 """
@@ -157,6 +162,7 @@ NATIVE_ENTRY_SOURCE = (  # the script wires the runtime in: mljob itself never i
     "__return__ = job_entry(run=run_task)\n"
 )
 TIMEOUT_ENV = "DAGC_JOB_TIMEOUT_S"
+MAIN_CONTAINER = "main"  # snowflake.ml.jobs._utils.constants.DEFAULT_CONTAINER_NAME
 TASK_TIMEOUT_DEFAULT_MS = 3_600_000  # Snowflake's USER_TASK_TIMEOUT_MS default
 JOB_MARGIN_S = 60  # the job ends this long before its task would time out
 
@@ -206,7 +212,41 @@ class MLJobTask:
         self.bundle_hash = bundle_hash or ""
         self.warehouse = warehouse
         self.timeout_s = job_timeout_s(self.compute, spec.get("timeout_ms"))
+        self.secrets = dict(spec.get("secrets") or {})  # name -> SECRET object, as a procedure's SECRETS
         self.spec_json = json.dumps(self.spec, sort_keys=True, separators=(",", ":"), default=str)
+
+    # -- what the job is granted -------------------------------------------------------------------
+    def integrations(self) -> list[str]:
+        """compute.external_access_integrations, plus those the task's secrets are allowed in (a
+        secret is usually there to reach a service outside, which the job then needs too)."""
+        out = list(self.compute.get("external_access_integrations") or ())
+        out += [i for i in self.spec.get("external_access_integrations") or () if i not in out]
+        return out
+
+    def spec_overrides(self) -> dict[str, Any]:
+        """compute.spec_overrides, with the task's secrets mounted in the job's container.
+
+        A procedure gets a secret through its SECRETS clause; a job's container gets it the way
+        every Snowpark Container Services container does: a `secrets:` entry of the service
+        specification, `snowflakeSecret.objectName` read into the environment variable of the
+        secret's name (`secretKeyRef: secret_string`, a GENERIC_STRING secret). The runtime reads
+        it from there (`job_secret`). Merged into the container named `main` (the ML Job's)."""
+        import copy
+
+        out = copy.deepcopy(dict(self.compute.get("spec_overrides") or {}))
+        if not self.secrets:
+            return out
+        mounts = [{"snowflakeSecret": {"objectName": obj}, "secretKeyRef": "secret_string", "envVarName": name}
+                  for name, obj in sorted(self.secrets.items())]
+        spec = out.setdefault("spec", {})
+        containers = spec.setdefault("containers", [])
+        main = next((c for c in containers if isinstance(c, dict) and c.get("name") == MAIN_CONTAINER), None)
+        if main is None:
+            main = {"name": MAIN_CONTAINER}
+            containers.append(main)
+        have = {m.get("envVarName") for m in main.get("secrets") or [] if isinstance(m, dict)}
+        main["secrets"] = list(main.get("secrets") or []) + [m for m in mounts if m["envVarName"] not in have]
+        return out
 
     # -- naming: content-addressed ---------------------------------------------------------------
     @property
@@ -268,12 +308,12 @@ class MLJobTask:
 
         spec = type_utils.SpecOptions(
             stage_path=self.stage_path, args=self.entrypoint(), env_vars=self.env_vars(), enable_metrics=True,
-            spec_overrides=dict(self.compute.get("spec_overrides") or {}) or None,
+            spec_overrides=self.spec_overrides() or None,
             runtime=self.compute.get("runtime") or None,
             enable_stage_mount_v2=feature_flags.FeatureFlags.ENABLE_STAGE_MOUNT_V2.is_enabled(),
             artifact_repositories=None)
         job = type_utils.JobOptions(
-            external_access_integrations=list(self.compute.get("external_access_integrations") or ()) or None,
+            external_access_integrations=self.integrations() or None,
             query_warehouse=self.warehouse, target_instances=self.instances,
             min_instances=int(self.compute.get("min_instances") or self.instances), use_async=False,
             comment=f"dagc {self.spec['pipeline']}.{self.spec['task']}")
@@ -297,6 +337,7 @@ class MLJobTask:
                 "timeout_s": self.timeout_s, "runtime": spec_d["RUNTIME"] or "(pool default)",
                 "external_access_integrations": job_d["EXTERNAL_ACCESS_INTEGRATIONS"] or [],
                 "pip_requirements": list(self.compute.get("pip_requirements") or ()),
+                "secrets": dict(sorted(self.secrets.items())),
                 "env": {k: v for k, v in (self.compute.get("env") or {}).items()},
                 "spec_overrides": spec_d["SPEC_OVERRIDES"] or {}, "query_warehouse": self.warehouse}
 
@@ -307,9 +348,9 @@ class MLJobTask:
                 "min_instances": int(self.compute.get("min_instances") or self.instances),
                 "payload": self.stage_path, "timeout_s": self.timeout_s,
                 "runtime": self.compute.get("runtime") or None,
-                "external_access_integrations": list(self.compute.get("external_access_integrations") or ()),
+                "external_access_integrations": self.integrations(),
                 "env": {str(k): str(v) for k, v in (self.compute.get("env") or {}).items()},
-                "spec_overrides": dict(self.compute.get("spec_overrides") or {}),
+                "spec_overrides": self.spec_overrides(),
                 "query_warehouse": self.warehouse}
 
     # -- deploy time -----------------------------------------------------------------------------
@@ -441,11 +482,24 @@ def job_entry(spec_path: str | Path | None = None, *, run: Callable[..., Any], s
         previous = signal.signal(signal.SIGALRM, expire)
         signal.alarm(limit)
     try:
-        return run(session, inner, facts=facts, backend=backend, step_fn=step_fn)  # type: ignore[no-any-return]
+        return run(session, inner, facts=facts, backend=backend, step_fn=step_fn,  # type: ignore[no-any-return]
+                   secret=job_secret)
     finally:
         if armed:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
+
+
+def job_secret(name: str) -> str:
+    """A secret inside an ML Job: the environment variable its `secrets:` mount set (spec_overrides)."""
+    from dagc.runtime.secrets import SecretUnavailable
+
+    value = os.environ.get(name)
+    if value is None:
+        raise SecretUnavailable(f"secret {name} is not mounted in this ML Job: write it in the pipeline as "
+                                f"{{{{ secret('{name}', object='DB.SCHEMA.SECRET') }}}} so dagc mounts it in the "
+                                "job's container")
+    return value
 
 
 def job_main(payload_json: str, *, session: Any = None, step_fn: Callable[..., Any] | None = None) -> str | None:

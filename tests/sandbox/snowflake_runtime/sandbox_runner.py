@@ -4,7 +4,9 @@ argv: a JSON file with
   path       the import path Snowflake gives the procedure: its handler module's zip, its IMPORTS
              (the staged dagc bundle) and its PACKAGES (a directory holding only those distributions)
   handler    "<module>.<function>" (Snowpark's HANDLER clause)
-  mode       "task" (call the handler with a session) or "job" (an ML Job entry point)
+  mode       "task" (call the handler with a session), "job" (an ML Job entry point submitted by a
+             procedure, the older path) or "ml_job" (a native ML Job: snowflake.ml.jobs' staged
+             launcher, `launcher`, run with `argv` as the payload's startup script runs it)
 The result (or the exception) goes back to the stand-in over the session's connection.
 """
 
@@ -22,6 +24,8 @@ sys.path[:] = list(cfg["path"]) + [here] + stdlib
 import sandbox_session  # noqa: E402
 
 session = sandbox_session.connect()
+if cfg["mode"] == "ml_job":  # a job's container is not a procedure: no `_snowflake` module there
+    sys.path.remove(here)
 
 
 def substitute_ml_registry():
@@ -64,9 +68,32 @@ def session_link():
     return session.link
 
 
+def run_ml_job():
+    """The head node of a native ML Job, after system/startup.sh: `python mljob_launcher.py <entry>`.
+    The launcher puts the payload directory on the path, creates its session from the pool's login
+    options, runs the entry script and saves its `__return__` under the stage mount."""
+    import runpy
+
+    import snowflake.ml._internal.utils.connection_params as login
+    import snowflake.snowpark as snowpark
+
+    def create(builder):  # on a pool, Snowpark connects with the service's token; here, to the stand-in
+        substitute_ml_registry()  # dagc is importable now: the launcher put the payload on the path
+        return session
+
+    login.SnowflakeLoginOptions = lambda *a, **k: {"account": "SANDBOX"}
+    snowpark.Session.SessionBuilder.create = create
+    snowpark.Session.SessionBuilder.getOrCreate = create
+    sys.argv = [cfg["launcher"], *cfg["argv"]]
+    runpy.run_path(cfg["launcher"], run_name="__main__")
+    session.link.ask("done", None)  # the value is the job's result file and the task's return value
+
+
 try:
-    substitute_ml_registry()
-    if cfg["mode"] == "job":
+    if cfg["mode"] == "ml_job":
+        run_ml_job()
+    elif cfg["mode"] == "job":
+        substitute_ml_registry()
         import snowflake.snowpark as snowpark
 
         # the job's own session: on a compute pool Snowpark connects with the service's token
@@ -77,6 +104,7 @@ try:
         g = runpy.run_path(cfg["entrypoint"], run_name="__main__")
         session.link.ask("done", g.get("__return__"))
     else:
+        substitute_ml_registry()
         if cfg.get("compute"):
             substitute_ml_jobs()
         module, _, function = cfg["handler"].rpartition(".")

@@ -19,6 +19,12 @@ reached only through a variable, a callback or another task's code: reporting th
 code this task does not run), and imports guarded by `try: ... except ImportError` (the module
 is optional by design).
 
+A `compute:` task runs as an ML Job, not as a procedure: its container has the Container
+Runtime image's packages and `compute.pip_requirements`, not the pipeline's `packages:` (those
+are the warehouse procedures' Anaconda packages). Snowflake publishes no fixed package list per
+image version, so an import outside the core every image carries (`ML_RUNTIME_IMAGE`) and outside
+pip_requirements is a warning there, with the fix.
+
 An import name is mapped to its distribution by a small table of well-known differences
 (`sklearn` -> scikit-learn, `snowflake.ml` -> snowflake-ml-python, ...), then by
 `importlib.metadata.packages_distributions()` for what is installed here, else taken as is. A
@@ -39,6 +45,9 @@ from dagc.frontend.step_imports import _local_top_names, step_imports
 CODES = {"DAGC407": "a step imports a package its task's procedure will not have"}
 # what a Snowflake Python procedure has besides its packages and imports
 RUNTIME_MODULES = frozenset({"_snowflake", "dagc", "steps", "__future__"})
+# what every Container Runtime for ML image has (an ML Job's container), before pip_requirements
+ML_RUNTIME_IMAGE = ("snowflake-ml-python", "snowflake-snowpark-python", "xgboost", "lightgbm", "scikit-learn",
+                    "pandas", "numpy", "scipy", "pyarrow", "cloudpickle", "torch")
 
 
 @rule("ir", "DAGC407")
@@ -61,15 +70,21 @@ def check(p: Any, reg: Any) -> list[Diagnostic]:
     root = Path(reg.root).resolve()
     local = _local_top_names(root)
     found: dict[tuple[str, int, int, str], list[str]] = {}
+    in_job: dict[tuple[str, int, int, str], list[str]] = {}
     for t in python:
         info = reg[t.step]
+        if t.compute is not None:
+            reqs = tuple(requirement_name(x) for x in t.compute.pip_requirements)
+            have, where = ML_RUNTIME_IMAGE + reqs, in_job
+        else:
+            have, where = declared, found
         for imp in _walk(reg, root, info.file, info.function):
             top = imp.name.split(".")[0]
             if top in RUNTIME_MODULES or top in local or top in sys.stdlib_module_names:
                 continue
             dists = distributions(imp.name)
-            if not any(d in direct for d in dists) and not any(d in closure(declared) for d in dists):
-                found.setdefault((imp.file, imp.line, imp.col, imp.name), []).append(t.name)
+            if not any(d in have for d in dists) and not any(d in closure(have) for d in dists):
+                where.setdefault((imp.file, imp.line, imp.col, imp.name), []).append(t.name)
     # a declared package that is not installed here has dependencies this rule cannot see: then a
     # missing import may still come with it on Snowflake, so it is a warning, not an error
     unknown = [d for d in declared if not is_distribution(d) and d not in WELL_KNOWN_DEPS]
@@ -86,6 +101,17 @@ def check(p: Any, reg: Any) -> list[Diagnostic]:
             hint=f"add {dist} to `packages:` (Snowflake's Anaconda channel), or import it inside a function "
                  f"that only tasks declaring it call; packages now: {', '.join(packages) or 'none'}",
             severity=Severity.WARNING if unknown else Severity.ERROR))
+    for (file, line, col, name), tasks in sorted(in_job.items()):
+        dist = distributions(name)[0]
+        which = ", ".join(repr(x) for x in dict.fromkeys(tasks))
+        listed = " (`packages:` lists it, but those are for warehouse procedures, not ML Jobs)" if dist in declared else ""
+        out.append(Diagnostic(
+            "DAGC407", f"imports {shown(name)} (distribution {dist}), which the ML Job of task(s) {which} may not have: "
+                       f"it is not in the Container Runtime image's core packages nor in compute.pip_requirements"
+                       f"{listed}", file, line, col,
+            hint=f"add {dist} to the task's compute.pip_requirements (installed from PyPI when the job starts: "
+                 "the job needs an external access integration that reaches it) if the runtime image lacks it",
+            severity=Severity.WARNING))
     return out
 
 
