@@ -227,3 +227,32 @@ def test_the_job_entry_stops_at_its_timeout(payload, tmp_path, monkeypatch) -> N
         mljob.job_entry(tmp_path / "spec.json", run=run_task, session=object(), facts=TaskFacts({}, {}), backend=None,
                         step_fn=slow)
     assert time.monotonic() - started < 4
+
+
+def test_the_task_secrets_are_mounted_in_the_job_container_merged_with_the_users_overrides() -> None:
+    spec = {"pipeline": "p", "task": "t", "stage": "@D.S.ST", "secrets": {"TOKEN": "D.S.TOKEN"},
+            "external_access_integrations": ["API_EAI"],
+            "compute": {"pool": "P", "external_access_integrations": ["PYPI"],
+                        "spec_overrides": {"spec": {"containers": [{"name": "main", "resources": {"limits": {"memory": "8Gi"}}}]}}}}
+    job = mljob.MLJobTask(spec, bundle_hash="b", warehouse=None)
+    spec_d, job_d = job.options()
+    [main] = spec_d["SPEC_OVERRIDES"]["spec"]["containers"]
+    assert main["resources"] == {"limits": {"memory": "8Gi"}}  # the user's own override is kept
+    assert main["secrets"] == [{"snowflakeSecret": {"objectName": "D.S.TOKEN"}, "secretKeyRef": "secret_string",
+                                "envVarName": "TOKEN"}]
+    assert job_d["EXTERNAL_ACCESS_INTEGRATIONS"] == ["PYPI", "API_EAI"]
+    assert mljob.summarize_sql(job.to_sql()) == job.summary()  # plan reads the same back from the task text
+    assert job.describe()["secrets"] == {"TOKEN": "D.S.TOKEN"}
+    with pytest.raises(ValueError, match="must have the service specification's shape"):
+        mljob.MLJobTask({**spec, "compute": {"pool": "P", "spec_overrides": {"spec": ["x"]}}}, bundle_hash="b",
+                        warehouse=None)
+
+
+def test_in_the_job_a_secret_is_read_from_its_mounted_variable(monkeypatch) -> None:
+    from dagc.runtime.secrets import SecretUnavailable
+
+    monkeypatch.setenv("TOKEN", "s3cret")
+    assert mljob.job_secret("TOKEN") == "s3cret"
+    monkeypatch.delenv("TOKEN")
+    with pytest.raises(SecretUnavailable, match="is not mounted in this ML Job"):
+        mljob.job_secret("TOKEN")

@@ -214,6 +214,7 @@ class MLJobTask:
         self.timeout_s = job_timeout_s(self.compute, spec.get("timeout_ms"))
         self.secrets = dict(spec.get("secrets") or {})  # name -> SECRET object, as a procedure's SECRETS
         self.spec_json = json.dumps(self.spec, sort_keys=True, separators=(",", ":"), default=str)
+        self.spec_overrides()  # a shape it cannot merge into is a ValueError here, where the emitter reports it
 
     # -- what the job is granted -------------------------------------------------------------------
     def integrations(self) -> list[str]:
@@ -239,7 +240,10 @@ class MLJobTask:
         mounts = [{"snowflakeSecret": {"objectName": obj}, "secretKeyRef": "secret_string", "envVarName": name}
                   for name, obj in sorted(self.secrets.items())]
         spec = out.setdefault("spec", {})
-        containers = spec.setdefault("containers", [])
+        containers = spec.setdefault("containers", []) if isinstance(spec, dict) else None
+        if not isinstance(containers, list):
+            raise ValueError(f"task {self.spec.get('task')!r}: compute.spec_overrides must have the service "
+                             "specification's shape ({spec: {containers: [...]}}) to mount the task's secrets")
         main = next((c for c in containers if isinstance(c, dict) and c.get("name") == MAIN_CONTAINER), None)
         if main is None:
             main = {"name": MAIN_CONTAINER}
