@@ -96,6 +96,31 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     return _sub(text, _long_first(secrets))
 
 
+def redact_file(path: str, secrets: Iterable[str]) -> None:
+    """Mask secrets in a log file in place (atomically: a reader sees the old or the new text).
+
+    A task attempt's log is written at the file-descriptor level (the step's prints and native
+    output included), so it is masked when the attempt ends: by the worker when the step returns
+    or raises, and by the engine when it stops a worker (timeout, Ctrl-C, a crash), which the
+    worker itself cannot do."""
+    secrets = tuple(secrets)
+    if not secrets:
+        return
+    import os
+
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            text = fh.read()
+        masked = redact_text(text, secrets)
+        if masked != text:
+            tmp = f"{path}.redacting"
+            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(masked)
+            os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def redact_data(value: Any, secrets: Iterable[str]) -> Any:
     """A copy of JSON-like data with secrets masked: whole values under secret keys, substrings elsewhere.
 

@@ -325,3 +325,54 @@ def test_set_of_a_secret_looking_key_is_masked_in_run_history_and_report(tmp_pat
     assert "cli-secret-9913" not in _all_text_under(tmp_path / ".dagc")
     code, out = run(["report", "-o", str(tmp_path / "r.html")], capsys)
     assert code == 0 and "cli-secret-9913" not in (tmp_path / "r.html").read_text()
+
+
+STOPPED_STEPS = '''
+import os, sys, time
+from dagc.runtime import step
+
+
+@step
+def hangs(ctx):
+    print("token is", ctx.config["db"]["password"], flush=True)
+    os.write(2, ("native: " + ctx.config["db"]["password"] + "\\n").encode())
+    time.sleep(60)
+
+
+@step
+def dies(ctx):
+    print("token is", ctx.config["db"]["password"], flush=True)
+    os._exit(3)
+'''
+
+STOPPED_PIPELINE = """
+name: stopped
+config:
+  db:
+    password: "{{ secret('DAGC_T_DB_PASSWORD') }}"
+tasks:
+  slow: {step: hangs, timeout: 2s}
+  crash: {step: dies}
+"""
+
+
+def test_the_log_of_a_stopped_or_crashed_attempt_is_masked_too(tmp_path, monkeypatch):
+    """The worker masks its log when the step returns or raises; a worker the engine kills at its
+    timeout, or one that dies in the step, cannot: the engine masks those logs."""
+    from dagc.engine.api import run_pipeline
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "__init__.py").write_text("")
+    (tmp_path / "steps" / "stopped.py").write_text(STOPPED_STEPS)
+    path = tmp_path / "stopped.yaml"
+    path.write_text(STOPPED_PIPELINE)
+    monkeypatch.setenv("DAGC_T_DB_PASSWORD", PW)
+    state = tmp_path / ".dagc"
+    result = run_pipeline(load_pipeline(path), project_root=tmp_path, state_dir=state, parallelism=2)
+    assert result.state == "FAILED"
+    logs = {f.name: f.read_text() for f in state.rglob("*.log")}
+    slow = next(t for n, t in logs.items() if n.startswith("slow."))
+    crash = next(t for n, t in logs.items() if n.startswith("crash."))
+    assert f"token is {MASK}" in slow and f"native: {MASK}" in slow and "timed out after 2 s" in slow
+    assert f"token is {MASK}" in crash
+    assert PW not in _all_text_under(state)

@@ -301,6 +301,7 @@ class Scheduler:
             if name is None:
                 continue
             if ev.result is None:
+                self._seal_log(name)  # the worker died before it could mask its log
                 last = self._last_output(name)
                 self._finish(name, rules.FAILED, error=(
                     f"the worker process running the step {ev.exit_description} before the step returned "
@@ -338,11 +339,20 @@ class Scheduler:
         return line if len(line) <= 500 else line[:499] + "…"
 
     def _append_log(self, name: str, line: str) -> None:
+        """Called when the engine stops a worker (timeout, cancel): the last line, then the mask."""
         try:
             with open(self.log_dir / f"{name}.{self.views[name].attempt}.log", "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
         except OSError:
             pass
+        self._seal_log(name)
+
+    def _seal_log(self, name: str) -> None:
+        """Mask the secrets in an attempt's log whose worker was stopped or died (it masks its own
+        log only when the step returns or raises)."""
+        from dagc.redact import redact_file, secrets_of
+
+        redact_file(str(self.log_dir / f"{name}.{self.views[name].attempt}.log"), secrets_of(self.p))
 
     def _cancel_running(self, message: str) -> None:
         for name, w in list(self.running.items()):

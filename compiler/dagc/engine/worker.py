@@ -22,7 +22,7 @@ import time
 import traceback
 from typing import Any
 
-from dagc.redact import redact_text
+from dagc.redact import redact_file, redact_text
 from dagc.textsafe import MAX_ERROR_CHARS, clip
 
 
@@ -121,7 +121,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.close(saved[1])
         os.close(log_fd)
         if job.get("secrets"):
-            _redact_file(job["log_path"], job["secrets"])
+            redact_file(job["log_path"], job["secrets"])
 
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -139,21 +139,6 @@ def _disk_note(exc: BaseException) -> str:
         e = e.__cause__ or e.__context__
         seen += 1
     return ""
-
-
-def _redact_file(path: str, secrets: list[str]) -> None:
-    """Mask secrets in a finished attempt's log (the step's own prints and log lines included)."""
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-            text = fh.read()
-        masked = redact_text(text, secrets)
-        if masked != text:
-            tmp = f"{path}.redacting"
-            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                fh.write(masked)
-            os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def _user_traceback(exc: BaseException) -> str:
