@@ -122,23 +122,37 @@ class Sandbox:
         self.sites = sites
         work.mkdir(parents=True, exist_ok=True)
         self.jobs = ml_jobs(self.dag)
-        self.stages = account.stages if account is not None else None
+        self.stages = account.stages if account is not None else Stages()
+        self.stages.create(pipeline.stage or "@DB.SC.STAGE")  # deploy needs the pipeline's stage to exist
+        self.deploy_session = DeploySession(self.stages)
+        self.stage_bundle()
         if self.jobs:
-            if self.stages is None:
-                self.stages = Stages()
-            self.stages.create(pipeline.stage or "@DB.SC.STAGE")  # deploy needs the pipeline's stage to exist
             self.deploy_ml_job_payloads()
+
+    def stage_bundle(self, *, replace: bool = False) -> bool:
+        """What `dagc deploy` uploads for the procedures: dagc's own `upload_bundle` (LIST, then a
+        PUT unless that hash is staged). The procedures' IMPORTS are read back from the stage.
+        `replace` PUTs `self.bundle.data` over the staged file (a test that swaps the bundle's code)."""
+        from dagc.snowflake.packaging import upload_bundle
+
+        stage = self.pipeline.stage or "@DB.SC.STAGE"
+        if replace:
+            import io
+
+            self.deploy_session.file.put_stream(io.BytesIO(self.bundle.data), self.bundle.target(stage, self.pipeline.name),
+                                                auto_compress=False, overwrite=True)
+            return True
+        return upload_bundle(self.deploy_session, self.bundle, stage, self.pipeline.name)
 
     def deploy_ml_job_payloads(self) -> list[str]:
         """What `dagc deploy` does for native ML Job tasks: dagc's own `upload_payloads` (which uses
-        snowflake.ml.jobs' JobPayload.upload) through a deploy session onto the account's stage;
+        snowflake.ml.jobs' JobPayload.upload) through the deploy session onto the account's stage;
         every compute pool the pipeline names exists, with one node."""
         from dagc.snowflake.mljob import upload_payloads
 
         for t in self.pipeline.all_tasks():
             if t.compute is not None:
                 self.sf.pools.setdefault(t.compute.pool.upper(), 1)
-        self.deploy_session = DeploySession(self.stages)
         return upload_payloads(self.deploy_session, self.dag, self.bundle)
 
     def site(self, packages: list[str]) -> Path:
@@ -173,13 +187,13 @@ class Sandbox:
                 zf.writestr("udf_py_1.py", proc.code)
             module = "udf_py_1"
             path.append(str(z))
-        for imp in proc.imports:
+        for imp in proc.imports:  # Snowflake copies each IMPORTS file from its stage into the import directory
             name = imp.rsplit("/", 1)[-1]
-            if name == self.bundle.name:
-                (imports / name).write_bytes(self.bundle.data)
-                path.append(str(imports / name))
-            else:
-                raise AssertionError(f"the sandbox knows only the dagc bundle, not {imp}")
+            staged = self.stages.file(imp)
+            if staged is None:
+                return Outcome(proc.deployed, error=f"SQL compilation error: Stage file {imp} does not exist or not authorized")
+            (imports / name).write_bytes(staged.read_bytes())
+            path.append(str(imports / name))
         path.append(str(self.site(proc.packages)))
         cfg = d / "procedure.json"
         cfg.write_text(json.dumps({"path": path, "handler": f"{module}.compute", "mode": "task", "compute": proc.compute}))

@@ -1,4 +1,5 @@
-"""The stand-in account's stages, and the session `dagc deploy` uploads through.
+"""The stand-in account's stages, and the session `dagc deploy` uploads through (the step bundle
+with `upload_bundle`, ML Job payloads with `upload_payloads`).
 
 Files go through Snowpark's own PUT (`session.file.put` / `put_stream` of a local-testing
 session: its glob expansion, its `auto_compress`, its stage registry on disk), so a deploy's
@@ -36,9 +37,19 @@ class Stages:
             self.create(n)
 
     def create(self, name: str) -> None:
+        """CREATE STAGE IF NOT EXISTS."""
         stage, _ = split(name)
-        self.names.add(stage)
-        self.session._conn.stage_registry.create_or_replace_stage(stage)
+        if stage not in self.names:
+            self.names.add(stage)
+            self.session._conn.stage_registry.create_or_replace_stage(stage)
+
+    def file(self, location: str) -> Path | None:
+        """The staged file at `location`, or None."""
+        try:
+            f = self.directory(location)
+        except FileNotFoundError:
+            return None
+        return f if f.is_file() else None
 
     def directory(self, location: str) -> Path:
         """Where a stage path's files are (what an ML Job mounts at /mnt/job_stage)."""

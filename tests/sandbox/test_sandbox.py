@@ -149,6 +149,7 @@ def test_the_runtime_before_the_fix_fails_in_the_sandbox(tmp_path: Path, sites: 
             data = old.stdout.encode() if info.filename == "dagc/runtime/snowflake.py" else src.read(info)
             dst.writestr(info, data)
     sb.bundle.data = buf.getvalue()
+    sb.stage_bundle(replace=True)
     out = sb.run("greet")
     assert not out.ok and out.error == "ModuleNotFoundError: No module named 'snowflake.core'"
 
@@ -234,12 +235,27 @@ def test_the_deploy_stages_the_job_payload_with_the_librarys_own_upload(tmp_path
                 "system/startup.sh", "system/mljob_launcher.py", "system/requirements.txt"):
         assert any(f.endswith(f"{base}/{rel}") for f in files), rel
     assert not any("/app/" in f and "__pycache__" in f for f in files)  # (system/ is the library's scripts folder as is)
-    assert "describe stage identifier(?)" in sb.deploy_session.statements[1]  # after the LIST that found nothing
+    said = [q.split(" ", 2)[0].lower() + " " + q.split(" ", 2)[1].lower() for q in sb.deploy_session.statements]
+    # the bundle's LIST, the payload's LIST (nothing there yet), then the library's DESCRIBE STAGE
+    assert said == ["list " + sb.bundle.target(training.stage, "training").rsplit("/", 1)[0].lower() + "/",
+                    "list " + job.stage_path.lower() + "/app/", "describe stage"]
     # content-addressed: a second deploy of the same code uploads nothing
     before = len(sb.deploy_session.statements)
-    assert payloads_staged(sb.deploy_session, sb.dag)
+    assert payloads_staged(sb.deploy_session, sb.dag) and not sb.stage_bundle()
     assert upload_payloads(sb.deploy_session, sb.dag, sb.bundle) == []
-    assert len(sb.deploy_session.statements) == before + 2  # two LISTs, no PUT, no DESCRIBE
+    assert len(sb.deploy_session.statements) == before + 3  # LISTs only: no PUT, no DESCRIBE
+
+
+def test_a_procedure_imports_the_bundle_from_the_stage(tmp_path: Path, sites: Path) -> None:
+    """IMPORTS name a staged file: Snowflake copies it from the stage; one that is not there fails."""
+    root, p = _init_project(tmp_path)
+    sb = Sandbox(p, root, tmp_path / "work", sites)
+    [target] = sb.procedure("greet").imports
+    staged = sb.stages.file(target)
+    assert staged is not None and staged.read_bytes() == sb.bundle.data  # put there by dagc's upload_bundle
+    staged.unlink()  # e.g. a stage emptied by hand after the deploy
+    out = sb.run("greet")
+    assert not out.ok and f"Stage file {target} does not exist" in out.error
 
 
 def test_a_job_needs_the_nodes_it_asks_for(tmp_path: Path, sites: Path) -> None:
