@@ -7,6 +7,8 @@ pytest counts it as skipped). The variables (also in README.md and docs/snowflak
   DAGC_IT_STAGE          a stage the role may write, e.g. @DAGC_IT.PUBLIC.DAGC_STAGE (required)
   DAGC_IT_WAREHOUSE      warehouse for the graph (default: the connection's)
   DAGC_IT_COMPUTE_POOL   a compute pool: adds a `compute:` task (an ML Job) to the graph
+  DAGC_IT_SECRET         with the pool: a GENERIC_STRING SECRET object (DB.SCHEMA.NAME) the ML Job reads
+  DAGC_IT_SECRET_INTEGRATION  an external access integration whose ALLOWED_AUTHENTICATION_SECRETS lists it
 
 The graph: a Python step, a branch with two cases, a `when:` join, a SQL task and a finalizer,
 named dagc_it_<random>, dropped at the end whatever happens. The flow: deploy, trigger --wait,
@@ -73,13 +75,23 @@ def join(ctx: StepContext) -> dict:
 def heavy(ctx: StepContext) -> dict:
     import os
 
-    return {"nodes": int(os.environ.get("SNOWFLAKE_JOBS_COUNT", "1"))}
+    out = {"nodes": int(os.environ.get("SNOWFLAKE_JOBS_COUNT", "1"))}
+    if "it_token" in ctx.config:  # the secret is mounted in the job's container (fails the task if not)
+        out["token_chars"] = len(ctx.secret("DAGC_IT_TOKEN"))
+    return out
 
 
 @step
 def finish(ctx: StepContext) -> dict:
     return {"finished": True}
 '''
+
+
+def _secret_config() -> str:
+    obj, eai = os.environ.get("DAGC_IT_SECRET"), os.environ.get("DAGC_IT_SECRET_INTEGRATION")
+    if not (obj and eai and os.environ.get("DAGC_IT_COMPUTE_POOL")):
+        return ""
+    return f", it_token: \"{{{{ secret('DAGC_IT_TOKEN', integration='{eai}', object='{obj}') }}}}\""
 
 
 def _pipeline(name: str, *, sql: str = "select 1", gate: str) -> str:
@@ -90,7 +102,7 @@ def _pipeline(name: str, *, sql: str = "select 1", gate: str) -> str:
         stage: "{os.environ['DAGC_IT_STAGE']}"
         {f'warehouse: {wh}' if wh else ''}
         packages: [snowflake-snowpark-python, pandas{', snowflake-ml-python' if pool else ''}]
-        config: {{gate_table: {gate}}}
+        config: {{gate_table: {gate}{_secret_config()}}}
         tasks:
           extract: {{step: extract}}
           route:
@@ -117,7 +129,8 @@ def dagc(*args: str) -> tuple[int, str]:
     if CONNECTION and args[0] != "validate":
         extra += ["-c", CONNECTION]
     argv = [sys.executable, "-m", "dagc", *args, *extra]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+    env = {**os.environ, "DAGC_IT_TOKEN": os.environ.get("DAGC_IT_TOKEN", "local-runs-only")}  # never deployed
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=3600, env=env)
     return out.returncode, out.stdout + out.stderr
 
 
@@ -198,6 +211,9 @@ def test_the_integration_graph_validates_and_compiles_offline(tmp_path: Path, mo
 
     monkeypatch.setenv("DAGC_IT_STAGE", "@DAGC_IT.PUBLIC.DAGC_STAGE")
     monkeypatch.setenv("DAGC_IT_COMPUTE_POOL", "IT_POOL")
+    monkeypatch.setenv("DAGC_IT_SECRET", "DAGC_IT.PUBLIC.IT_TOKEN")
+    monkeypatch.setenv("DAGC_IT_SECRET_INTEGRATION", "IT_EAI")
+    monkeypatch.setenv("DAGC_IT_TOKEN", "local-value")
     (tmp_path / "steps").mkdir()
     (tmp_path / "steps" / "__init__.py").write_text("")
     (tmp_path / "steps" / "it.py").write_text(STEPS)
@@ -209,3 +225,5 @@ def test_the_integration_graph_validates_and_compiles_offline(tmp_path: Path, mo
     names = sorted(t.name for t in low_level_tasks(build_dag(p)))
     assert names == ["dagc_it_x", "dagc_it_x$big", "dagc_it_x$count", "dagc_it_x$done", "dagc_it_x$extract",
                      "dagc_it_x$heavy", "dagc_it_x$join", "dagc_it_x$route", "dagc_it_x$small"]
+    heavy = next(t for t in low_level_tasks(build_dag(p)) if t.name.endswith("$heavy")).definition
+    assert "DAGC_IT.PUBLIC.IT_TOKEN" in heavy and "local-value" not in heavy  # the secret is mounted, by name
