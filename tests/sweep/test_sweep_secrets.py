@@ -174,6 +174,16 @@ tasks:
 """
 
 
+def _project(root, name: str, steps: str, pipeline: str):
+    """A project at `root` with steps/<name>.py and <name>.yaml; the pipeline's path."""
+    (root / "steps").mkdir()
+    (root / "steps" / "__init__.py").write_text("")
+    (root / "steps" / f"{name}.py").write_text(steps)
+    path = root / f"{name}.yaml"
+    path.write_text(pipeline)
+    return path
+
+
 def _all_text_under(folder) -> str:
     import sqlite3
 
@@ -192,11 +202,7 @@ def _all_text_under(folder) -> str:
 def test_local_runs_mask_secrets_in_logs_and_run_history(tmp_path, monkeypatch, capsys):
     from dagc.engine.api import retry_run, run_pipeline
 
-    (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "__init__.py").write_text("")
-    (tmp_path / "steps" / "leaky.py").write_text(LEAKY_STEPS)
-    path = tmp_path / "leaky.yaml"
-    path.write_text(LEAKY_PIPELINE)
+    path = _project(tmp_path, "leaky", LEAKY_STEPS, LEAKY_PIPELINE)
     monkeypatch.setenv("DAGC_T_DB_PASSWORD", PW)
     monkeypatch.setenv("DAGC_T_API_TOKEN", TOKEN)
     state = tmp_path / ".dagc"
@@ -294,11 +300,7 @@ def test_every_form_of_a_secret_is_masked():
 def test_a_local_run_masks_every_form_in_every_channel(tmp_path, monkeypatch, capsys):
     from dagc.engine.api import run_pipeline
 
-    (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "__init__.py").write_text("")
-    (tmp_path / "steps" / "forms.py").write_text(FORM_STEPS)
-    path = tmp_path / "forms.yaml"
-    path.write_text(FORM_PIPELINE)
+    path = _project(tmp_path, "forms", FORM_STEPS, FORM_PIPELINE)
     monkeypatch.setenv("DAGC_T_ODD", ODD)
     state = tmp_path / ".dagc"
     result = run_pipeline(load_pipeline(path, sets={"plain": "set-secret-value-77", "db.password": ODD}),
@@ -361,11 +363,7 @@ def test_the_log_of_a_stopped_or_crashed_attempt_is_masked_too(tmp_path, monkeyp
     timeout, or one that dies in the step, cannot: the engine masks those logs."""
     from dagc.engine.api import run_pipeline
 
-    (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "__init__.py").write_text("")
-    (tmp_path / "steps" / "stopped.py").write_text(STOPPED_STEPS)
-    path = tmp_path / "stopped.yaml"
-    path.write_text(STOPPED_PIPELINE)
+    path = _project(tmp_path, "stopped", STOPPED_STEPS, STOPPED_PIPELINE)
     monkeypatch.setenv("DAGC_T_DB_PASSWORD", PW)
     state = tmp_path / ".dagc"
     result = run_pipeline(load_pipeline(path), project_root=tmp_path, state_dir=state, parallelism=2)
