@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
@@ -106,8 +107,6 @@ def redact_file(path: str, secrets: Iterable[str]) -> None:
     secrets = tuple(secrets)
     if not secrets:
         return
-    import os
-
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             text = fh.read()

@@ -214,7 +214,7 @@ class MLJobTask:
         self.timeout_s = job_timeout_s(self.compute, spec.get("timeout_ms"))
         self.secrets = dict(spec.get("secrets") or {})  # name -> SECRET object, as a procedure's SECRETS
         self.spec_json = json.dumps(self.spec, sort_keys=True, separators=(",", ":"), default=str)
-        self.spec_overrides()  # a shape it cannot merge into is a ValueError here, where the emitter reports it
+        self.overrides = self._merged_overrides()  # a shape it cannot merge into: ValueError, which the emitter reports
 
     # -- what the job is granted -------------------------------------------------------------------
     def integrations(self) -> list[str]:
@@ -224,7 +224,7 @@ class MLJobTask:
         out += [i for i in self.spec.get("external_access_integrations") or () if i not in out]
         return out
 
-    def spec_overrides(self) -> dict[str, Any]:
+    def _merged_overrides(self) -> dict[str, Any]:
         """compute.spec_overrides, with the task's secrets mounted in the job's container.
 
         A procedure gets a secret through its SECRETS clause; a job's container gets it the way
@@ -312,7 +312,7 @@ class MLJobTask:
 
         spec = type_utils.SpecOptions(
             stage_path=self.stage_path, args=self.entrypoint(), env_vars=self.env_vars(), enable_metrics=True,
-            spec_overrides=self.spec_overrides() or None,
+            spec_overrides=self.overrides or None,
             runtime=self.compute.get("runtime") or None,
             enable_stage_mount_v2=feature_flags.FeatureFlags.ENABLE_STAGE_MOUNT_V2.is_enabled(),
             artifact_repositories=None)
@@ -354,7 +354,7 @@ class MLJobTask:
                 "runtime": self.compute.get("runtime") or None,
                 "external_access_integrations": self.integrations(),
                 "env": {str(k): str(v) for k, v in (self.compute.get("env") or {}).items()},
-                "spec_overrides": self.spec_overrides(),
+                "spec_overrides": self.overrides,
                 "query_warehouse": self.warehouse}
 
     # -- deploy time -----------------------------------------------------------------------------
@@ -495,15 +495,15 @@ def job_entry(spec_path: str | Path | None = None, *, run: Callable[..., Any], s
 
 
 def job_secret(name: str) -> str:
-    """A secret inside an ML Job: the environment variable its `secrets:` mount set (spec_overrides)."""
-    from dagc.runtime.secrets import SecretUnavailable
+    """A secret inside an ML Job: the environment variable its `secrets:` mount set (see MLJobTask)."""
+    from dagc.runtime.secrets import SecretUnavailable, env_secret
 
-    value = os.environ.get(name)
-    if value is None:
+    try:
+        return env_secret(name)
+    except SecretUnavailable:
         raise SecretUnavailable(f"secret {name} is not mounted in this ML Job: write it in the pipeline as "
                                 f"{{{{ secret('{name}', object='DB.SCHEMA.SECRET') }}}} so dagc mounts it in the "
-                                "job's container")
-    return value
+                                "job's container") from None
 
 
 def job_main(payload_json: str, *, session: Any = None, step_fn: Callable[..., Any] | None = None) -> str | None:
