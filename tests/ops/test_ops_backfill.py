@@ -269,3 +269,32 @@ def test_state_stores_opened_by_concurrent_runs_in_one_process_do_not_race(tmp_p
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_opening_the_state_waits_out_a_locked_database_but_not_other_errors():
+    import sqlite3
+
+    import pytest
+
+    from dagc.engine.state import _retry_locked
+
+    calls = []
+
+    def locked_twice():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+
+    _retry_locked(locked_twice)
+    assert len(calls) == 3
+
+    def damaged():
+        calls.append(1)
+        raise sqlite3.OperationalError("file is not a database")
+
+    calls.clear()
+    with pytest.raises(sqlite3.OperationalError, match="not a database"):
+        _retry_locked(damaged)
+    assert len(calls) == 1
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _retry_locked(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")), seconds=0.05)

@@ -165,6 +165,28 @@ def _state_error(exc: BaseException, path: Path) -> DagcError:
                      "history) and point --state-dir / DAGC_STATE_DIR at a new directory meanwhile")
 
 
+# Threads of one process (concurrent backfill runs, the local scheduler) open and close stores one
+# at a time: a WAL database's first open (the journal-mode switch) and last close (its checkpoint)
+# take locks that SQLite's busy handler does not always wait for, and under load a thread then
+# got "database is locked" at once. Across processes, `_retry_locked` waits those out.
+_OPENING = threading.RLock()
+
+
+def _retry_locked(fn: Any, *, seconds: float = 60.0) -> None:
+    """Run `fn`, again after a short wait while SQLite says the database is locked or busy."""
+    deadline, delay = time.monotonic() + seconds, 0.01
+    while True:
+        try:
+            fn()
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 class StateStore:
     """All reads and writes of run history. One instance per process (SQLite connections are not shared)."""
 
@@ -181,28 +203,35 @@ class StateStore:
                 probe = self.state_dir / f".probe-{os.getpid()}-{threading.get_ident()}"  # per thread: runs may share a process
                 probe.write_bytes(b"x" * 4096)  # fails early on a read-only or full disk
                 probe.unlink()
-            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA busy_timeout = 60000")
-            if readonly and not self.conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='task_runs'").fetchone():
-                self.conn.close()  # created a moment ago by another engine: nothing recorded yet
-                self.conn = None
-                return
-            if not readonly:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute("PRAGMA synchronous = NORMAL")
-                with self.tx():
-                    for stmt in SCHEMA.split(";"):
-                        if stmt.strip():
-                            self.conn.execute(stmt)
+            with _OPENING:
+                self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                self.conn.execute("PRAGMA busy_timeout = 60000")
+                if readonly and not self.conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='task_runs'").fetchone():
+                    self.conn.close()  # created a moment ago by another engine: nothing recorded yet
+                    self.conn = None
+                    return
+                if not readonly:
+                    _retry_locked(self._set_up)
         except DagcError:
             raise
         except (sqlite3.Error, OSError) as exc:
             raise _state_error(exc, self.state_dir) from None
 
+    def _set_up(self) -> None:
+        assert self.conn is not None
+        if str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")  # once per database file: it needs an exclusive lock
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        with immediate(self.conn):
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+
     def close(self) -> None:
         if self.conn is not None:
-            self.conn.close()
+            with _OPENING:  # the last close of a WAL database checkpoints it: not while a thread opens it
+                self.conn.close()
             self.conn = None
 
     @contextlib.contextmanager
